@@ -1,0 +1,3 @@
+from microgpt_viz.cli import main
+
+raise SystemExit(main())
