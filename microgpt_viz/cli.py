@@ -85,6 +85,9 @@ def build_parser():
     record.add_argument("--json", action="store_true", help="print the summary as JSON")
     record.add_argument("-o", "--output", metavar="FILE.graphml", help="write the graph as GraphML")
 
+    for module in _command_modules():
+        module.add_parser(sub, _add_common, _add_step_choice)
+
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     _add_common(gui)
     gui.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen after the first recorded step, save it, exit")
@@ -187,6 +190,16 @@ def cmd_gui(args):
 
 COMMANDS = {"train": cmd_train, "record": cmd_record, "gui": cmd_gui}
 
+# Further subcommands live one per module in microgpt_viz/commands/; each module defines
+# NAME, add_parser(subparsers, add_common, add_step_choice) and run(args) -> exit status.
+COMMAND_MODULES = ()
+
+
+def _command_modules():
+    import importlib
+
+    return [importlib.import_module(f"microgpt_viz.commands.{name}") for name in COMMAND_MODULES]
+
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -197,7 +210,9 @@ def main(argv=None):
         args = parser.parse_args(argv)
         if args.preset not in PRESETS:
             raise UserError(f"unknown preset {args.preset!r} (choose from {', '.join(PRESETS)})")
-        return COMMANDS[args.command](args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
+        return next(m for m in _command_modules() if m.NAME == args.command).run(args)
     except (UserError, ConfigError, DataError) as e:
         print(f"microgpt-viz: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,0 +1,1 @@
+"""One module per extra subcommand of `microgpt-viz` (see COMMAND_MODULES in cli.py)."""
