@@ -4,11 +4,22 @@ Every operation builds exactly the nodes microgpt builds (plain numbers become c
 nodes, `a - b` is `a + (-b)`, `a / b` is `a * b**-1`), so a recorded graph is microgpt's
 graph. The only additions are the `op` label and `new_value_hook`, which is None unless a
 recorder is active, so the plain training path pays one global load per node.
+
+The plain step must cost no more than microgpt's (`bench` measures it), which shapes two
+details. A Value has microgpt's four slots: the op label is stored after the local
+gradients in `_local_grads` (backward zips them with the children, so it never sees the
+label), and a multiply or a constant, the commonest nodes, store no label at all; an `op`
+slot would make every Value 25% bigger, and the cyclic collector walks every Value several
+times per step. And the operations fill a bare instance (`_new(Value)`) instead of calling
+`Value(...)`, since calling a class runs `__init__` through a slow C-level detour.
 """
 import math
 
 # Called with every new Value while a recorder is active (see core/record.py).
 new_value_hook = None
+
+# The label of a Value with 0 or 2 children when none is stored: a constant or a multiply.
+IMPLIED_OPS = ("const", None, "*")
 
 # `a ** k` nodes are labelled '**k'; the labels are interned so the plain path only pays a lookup.
 _pow_labels = {}
@@ -22,36 +33,87 @@ def _pow_label(exponent):
 
 
 class Value:
-    __slots__ = ("data", "grad", "_children", "_local_grads", "op")
+    __slots__ = ("data", "grad", "_children", "_local_grads")
 
     def __init__(self, data, children=(), local_grads=(), op="const"):
         self.data = data
         self.grad = 0
         self._children = children
+        if (op != "const" or children) and not (len(children) == 2 and op == "*"):
+            local_grads = (*local_grads, op)
         self._local_grads = local_grads
-        self.op = op
         if new_value_hook is not None:
             new_value_hook(self)
 
+    @property
+    def op(self):
+        """'+', '*', '**k' (e.g. '**-1'), 'log', 'exp', 'relu', 'const' or 'param'."""
+        local_grads, n = self._local_grads, len(self._children)
+        return local_grads[n] if len(local_grads) > n else IMPLIED_OPS[n]
+
+    # The operations below set the same four slots as __init__, then call the hook.
+
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data + other.data, (self, other), (1, 1), "+")
+        out = _new(Value)
+        out.data = self.data + other.data
+        out.grad = 0
+        out._children = (self, other)
+        out._local_grads = (1, 1, "+")
+        if new_value_hook is not None:
+            new_value_hook(out)
+        return out
 
     def __mul__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data * other.data, (self, other), (other.data, self.data), "*")
+        out = _new(Value)
+        out.data = self.data * other.data
+        out.grad = 0
+        out._children = (self, other)
+        out._local_grads = (other.data, self.data)  # '*' is implied
+        if new_value_hook is not None:
+            new_value_hook(out)
+        return out
 
     def __pow__(self, other):
-        return Value(self.data**other, (self,), (other * self.data ** (other - 1),), _pow_label(other))
+        out = _new(Value)
+        out.data = self.data**other
+        out.grad = 0
+        out._children = (self,)
+        out._local_grads = (other * self.data ** (other - 1), _pow_labels.get(other) or _pow_label(other))
+        if new_value_hook is not None:
+            new_value_hook(out)
+        return out
 
     def log(self):
-        return Value(math.log(self.data), (self,), (1 / self.data,), "log")
+        out = _new(Value)
+        out.data = math.log(self.data)
+        out.grad = 0
+        out._children = (self,)
+        out._local_grads = (1 / self.data, "log")
+        if new_value_hook is not None:
+            new_value_hook(out)
+        return out
 
     def exp(self):
-        return Value(math.exp(self.data), (self,), (math.exp(self.data),), "exp")
+        out = _new(Value)
+        out.data = math.exp(self.data)
+        out.grad = 0
+        out._children = (self,)
+        out._local_grads = (math.exp(self.data), "exp")
+        if new_value_hook is not None:
+            new_value_hook(out)
+        return out
 
     def relu(self):
-        return Value(max(0, self.data), (self,), (float(self.data > 0),), "relu")
+        out = _new(Value)
+        out.data = max(0, self.data)
+        out.grad = 0
+        out._children = (self,)
+        out._local_grads = (float(self.data > 0), "relu")
+        if new_value_hook is not None:
+            new_value_hook(out)
+        return out
 
     def __neg__(self):
         return self * -1
@@ -81,30 +143,63 @@ class Value:
         """Accumulate d(self)/d(node) into every node's grad; returns the topological order."""
         topo = topological_order(self)
         self.grad = 1
+        # Values have at most two children; unrolling saves a zip per node. The float
+        # operations and their order are microgpt's, so grads match it bit for bit.
         for v in reversed(topo):
+            children = v._children
+            if not children:
+                continue
             v_grad = v.grad
-            for child, local_grad in zip(v._children, v._local_grads):
-                child.grad += local_grad * v_grad
+            local_grads = v._local_grads
+            children[0].grad += local_grads[0] * v_grad
+            if len(children) > 1:
+                children[1].grad += local_grads[1] * v_grad
+                if len(children) > 2:
+                    for child, local_grad in zip(children[2:], local_grads[2:]):
+                        child.grad += local_grad * v_grad
         return topo
+
+
+_new = object.__new__
 
 
 def topological_order(root):
     """Children before parents, in the order microgpt's recursive DFS produces.
 
-    Iterative, so deep graphs (n_layer 4, block_size 16) never meet Python's recursion limit.
+    Iterative, so deep graphs (n_layer 4, block_size 16) never meet Python's recursion
+    limit. The stack holds bare Values: a node is pushed back under a None marker before
+    its children, so popping the marker means its children are done and it can be emitted.
+    Children are pushed last-first, so the first child is explored first, as in the
+    recursion; a child already reached through an earlier sibling is skipped when popped.
+    Nothing is allocated per node, which keeps the cyclic collector out of the plain step.
     """
     topo = []
-    visited = {root}
-    stack = [(root, iter(root._children))]
-    push, pop, append, add = stack.append, stack.pop, topo.append, visited.add
+    visited = set()
+    stack = [root]
+    push, pop, emit, add = stack.append, stack.pop, topo.append, visited.add
     while stack:
-        node, children = stack[-1]
-        for child in children:
+        node = pop()
+        if node is None:
+            emit(pop())
+            continue
+        if node in visited:
+            continue
+        add(node)
+        children = node._children
+        if not children:
+            emit(node)
+            continue
+        push(node)
+        push(None)
+        if len(children) == 2:
+            child = children[1]
             if child not in visited:
-                add(child)
-                push((child, iter(child._children)))
-                break
+                push(child)
+            child = children[0]
+            if child not in visited:
+                push(child)
         else:
-            pop()
-            append(node)
+            for child in reversed(children):
+                if child not in visited:
+                    push(child)
     return topo

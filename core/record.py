@@ -5,7 +5,7 @@ MultiDiGraph; it holds no live Value, so training can go on while the Trace is b
 Node ids are positions in the step's topological order (inputs before their consumers), so
 two steps on docs of the same length give the same ids to the same places in the graph.
 """
-import math
+import gc
 import sys
 from dataclasses import dataclass, field
 
@@ -80,28 +80,32 @@ def _position_of(path):
 
 
 class Recorder:
-    """While active, notes the scope and source line of every Value created; then builds a Trace."""
+    """While active, notes the scope and source position of every Value created; then builds a Trace."""
 
     def __init__(self, trainer):
         self.trainer = trainer
-        self.made = {}
-        self.param_locations = {}
-        for p, loc in zip(trainer.model.params, trainer.model.param_locations()):
-            self.param_locations[p] = loc
+        self.made = []  # Values in creation order
+        self.where = []  # (scope, code object, bytecode offset) of each, same order
+        self.param_locations = dict(zip(trainer.model.params, trainer.model.param_locations()))
 
     def __enter__(self):
         if engine.new_value_hook is not None:
             raise RuntimeError("another recorder is already active")
-        made = self.made
+        note_value, note_where = self.made.append, self.where.append
         engine_file = engine.Value.__init__.__code__.co_filename
         getframe = sys._getframe
         scope_module = scope
 
+        # Runs once per Value, so it does the least it can: two appends, no dict, and the
+        # bytecode offset rather than the line (lines are looked up once per offset in build).
         def on_new_value(value):
             frame = getframe(2)
-            while frame.f_code.co_filename == engine_file:
+            code = frame.f_code
+            while code.co_filename == engine_file:  # made by an engine method: its caller
                 frame = frame.f_back
-            made[value] = (scope_module.current, frame.f_code.co_filename, frame.f_lineno)
+                code = frame.f_code
+            note_value(value)
+            note_where((scope_module.current, code, frame.f_lasti))
 
         engine.new_value_hook = on_new_value
         return self
@@ -117,55 +121,21 @@ class Recorder:
         return loss, position_losses, attention
 
     def build(self, doc, tokens, loss, position_losses, attention, topo, step):
-        made, param_locations = self.made, self.param_locations
         n = len(topo)
-        index = {v: i for i, v in enumerate(topo)}
-        loss_ids = {index[v] for v in position_losses}
-        loss_ids.add(index[loss])
-        model_file = engine_file = None
-        positions = {}
-
-        ops, kinds, scopes = [None] * n, [None] * n, [None] * n
-        datas, grads, poss = [0.0] * n, [0.0] * n, [0] * n
-        node_attrs = {}
-        param_nodes = {}
-        for i, v in enumerate(topo):
-            op = v.op
-            exponent = None
-            if op.startswith("**"):
-                exponent = float(op[2:])
-                op = "**"
-            info = made.get(v)
-            name, row, col = "", -1, -1
-            if info is not None:
-                path, file, line = info
-                kind = "intermediate" if v._children else "const"
-            elif v in param_locations:
-                name, row, col = param_locations[v]
-                path, file, line, kind = f"params/{name}", "", 0, "param"
-                op = "param"
-                param_nodes.setdefault(name, []).append(i)
-            else:
-                path, file, line, kind = "inputs", "", 0, "input"
-            if i in loss_ids:
-                kind = "loss"
-            pos = positions.get(path)
-            if pos is None:
-                pos = positions[path] = _position_of(path)
-            data, grad = float(v.data), float(v.grad)
-            attrs = {
-                "op": op, "data": data, "grad": grad, "scope": path, "pos": pos, "kind": kind,
-                "param": name, "row": row, "col": col, "file": file, "line": line, "order": n - 1 - i,
-            }
-            if exponent is not None:
-                attrs["exponent"] = exponent
-            node_attrs[i] = attrs
-            ops[i], kinds[i], scopes[i], datas[i], grads[i], poss[i] = op, kind, path, data, grad, pos
-
-        graph = _build_graph(topo, index, node_attrs)
+        index = dict(zip(topo, range(n)))
+        nodes = _Nodes(dict(zip(self.made, self.where)), self.param_locations)
+        node_attrs, pred, succ, columns = _fill_graph(topo, index, nodes)
+        ops, scopes, poss, kinds = (list(column) for column in zip(*columns))
+        for v in position_losses + [loss]:
+            i = index[v]
+            node_attrs[i]["kind"] = kinds[i] = "loss"
+        graph = nx.MultiDiGraph()
+        graph._node = node_attrs
+        graph._adj = succ  # also sets graph._succ
+        graph._pred = pred
         weights, logits, weight_grads, weight_nodes = _attention_tables(attention, index, len(position_losses))
         token_labels = tuple(self.trainer.tokenizer.label(t) for t in tokens)
-        return Trace(
+        trace = Trace(
             graph=nx.freeze(graph),
             doc=doc,
             tokens=tuple(tokens),
@@ -181,65 +151,162 @@ class Recorder:
             attention_nodes=weight_nodes,
             config=self.trainer.config,
             op=tuple(ops),
-            data=_frozen(np.array(datas)),
-            grad=_frozen(np.array(grads)),
+            data=_frozen(np.array([v.data for v in topo], dtype=np.float64)),
+            grad=_frozen(np.array([v.grad for v in topo], dtype=np.float64)),
             scope=tuple(scopes),
             pos=_frozen(np.array(poss, dtype=np.int32)),
             kind=tuple(kinds),
-            param_nodes={k: tuple(v) for k, v in param_nodes.items()},
+            param_nodes={k: tuple(v) for k, v in nodes.param_nodes.items()},
         )
+        _age_young_objects()
+        return trace
 
 
-def _frozen(array):
-    array.flags.writeable = False
-    return array
+def _fill_graph(topo, index, nodes):
+    """networkx's node and adjacency dicts for the step, and the per-node columns.
 
-
-def _build_graph(topo, index, node_attrs):
-    """A MultiDiGraph with an edge input -> consumer per child slot, keyed by the slot (0 or 1).
-
-    Filling networkx's adjacency dicts directly gives the same graph as add_edges_from at a
-    fraction of the cost (tests/test_record.py checks the two agree).
+    Returns (node attrs, pred, succ, columns), columns holding (op, scope, pos, kind) per
+    node. Filling networkx's dicts directly gives the same graph as add_nodes_from and
+    add_edges_from (an edge input -> consumer per child slot, keyed by the slot) at a
+    fraction of the cost; tests/test_record.py checks the two agree. One pass over the
+    Values, since each visit of a scattered Value costs cache misses; unrolled for one and
+    two children, the only arities microgpt makes.
     """
-    graph = nx.MultiDiGraph()
-    succ, pred = graph._succ, graph._pred
-    graph._node.update(node_attrs)
-    for i in range(len(topo)):
-        succ[i] = {}
-        pred[i] = {}
-    # Values have one or two children; unrolled, since this loop runs once per edge.
+    n = len(topo)
+    node_attrs = {}
+    succ = {i: {} for i in range(n)}
+    pred = {}
+    columns = []
+    add_columns = columns.append
+    implied_ops = engine.IMPLIED_OPS
+    made_at, shared, new_template = nodes.where.get, nodes.shared.get, nodes.new_template
     for i, v in enumerate(topo):
         children = v._children
-        if not children:
-            continue
-        grads = v._local_grads
-        j0 = index[children[0]]
-        first = {0: {"local_grad": float(grads[0])}}
-        if len(children) == 1:
-            pred[i][j0] = succ[j0][i] = first
-            continue
-        if len(children) > 2:
-            _add_edges_generic(pred[i], succ, i, children[1:], grads[1:], index, first, j0)
-            continue
-        j1 = index[children[1]]
-        if j1 == j0:  # x * x: both slots feed the same child
-            first[1] = {"local_grad": float(grads[1])}
-            pred[i][j0] = succ[j0][i] = first
+        local_grads = v._local_grads
+        n_children = len(children)
+        op = local_grads[n_children] if len(local_grads) > n_children else implied_ops[n_children]
+        key = (op, made_at(v))
+        template = shared(key) or new_template(v, i, key, n_children)
+        # Copying a shared template and setting the per-node numbers is several times
+        # cheaper than building each 12-key dict key by key.
+        node_attrs[i] = dict(template, data=float(v.data), grad=float(v.grad), order=n - 1 - i)
+        add_columns(nodes.columns[id(template)])
+        if n_children == 2:
+            j0, j1 = index[children[0]], index[children[1]]
+            first = {0: {"local_grad": float(local_grads[0])}}
+            if j0 == j1:  # x * x: both slots feed the same child
+                first[1] = {"local_grad": float(local_grads[1])}
+                pred[i] = {j0: first}
+                succ[j0][i] = first
+            else:
+                second = {1: {"local_grad": float(local_grads[1])}}
+                pred[i] = {j0: first, j1: second}
+                succ[j0][i] = first
+                succ[j1][i] = second
+        elif n_children == 1:
+            j0 = index[children[0]]
+            first = {0: {"local_grad": float(local_grads[0])}}
+            pred[i] = {j0: first}
+            succ[j0][i] = first
+        elif n_children == 0:
+            pred[i] = {}
         else:
-            preds_i = pred[i]
-            preds_i[j0] = succ[j0][i] = first
-            preds_i[j1] = succ[j1][i] = {1: {"local_grad": float(grads[1])}}
-    return graph
+            pred[i] = _edges_of_many_children(i, children, local_grads, index, succ)
+    return node_attrs, pred, succ, columns
 
 
-def _add_edges_generic(preds_i, succ, i, children, grads, index, first, j0):
-    preds_i[j0] = succ[j0][i] = first
-    for slot, (child, local_grad) in enumerate(zip(children, grads), start=1):
+def _edges_of_many_children(i, children, local_grads, index, succ):
+    preds_i = {}
+    for slot, (child, local_grad) in enumerate(zip(children, local_grads)):
         j = index[child]
         keydict = preds_i.get(j)
         if keydict is None:
             keydict = preds_i[j] = succ[j][i] = {}
         keydict[slot] = {"local_grad": float(local_grad)}
+    return preds_i
+
+
+def _age_young_objects():
+    """Move every object the collector tracks into its oldest generation, without scanning.
+
+    A Trace is a few hundred thousand dicts made while the collector was off. Left young,
+    they would be scanned by the next young collection, again by the middle one, and
+    their count would trigger a full collection: 0.1-0.3 s after every recorded step.
+    Aged, they are scanned only by full collections that something else triggers. Cyclic
+    garbage among them is still found by the next full collection: nothing is leaked.
+    (freeze() moves everything to the permanent generation and resets the young count;
+    unfreeze() moves it all back into the oldest generation; both are O(1).)
+    """
+    gc.freeze()
+    gc.unfreeze()
+
+
+class _Nodes:
+    """Shared attribute templates for nodes: all but data, grad and order (still zero).
+
+    Values made in the same scope at the same point of the code by the same op share one
+    template; each parameter has its own (it carries its row and column).
+    """
+
+    def __init__(self, where, param_locations):
+        self.where = where  # Value -> (scope, code, offset) for Values made while recording
+        self.param_locations = param_locations  # parameter Value -> (matrix, row, col)
+        self.param_nodes = {}  # matrix name -> node ids of its entries, in id order
+        self.shared = {}  # (op, where) -> template, for all but parameters
+        self.columns = {}  # id(template) -> (op, scope, pos, kind), the Trace's columns
+        self.templates = []  # keeps every template alive, so its id stays its own
+        self.positions = {}
+        self.lines = _LineTable()
+
+    def new_template(self, v, i, key, n_children):
+        op, made_at = key
+        name, row, col = "", -1, -1
+        if made_at is not None:
+            path, code, offset = made_at
+            file, line = code.co_filename, self.lines.line(code, offset)
+            kind = "intermediate" if n_children else "const"
+        elif v in self.param_locations:
+            name, row, col = self.param_locations[v]
+            path, file, line, kind, op = f"params/{name}", "", 0, "param", "param"
+            self.param_nodes.setdefault(name, []).append(i)
+        else:
+            path, file, line, kind = "inputs", "", 0, "input"
+        pos = self.positions.get(path)
+        if pos is None:
+            pos = self.positions[path] = _position_of(path)
+        template = {
+            "op": op, "data": 0.0, "grad": 0.0, "scope": path, "pos": pos, "kind": kind,
+            "param": name, "row": row, "col": col, "file": file, "line": line, "order": 0,
+        }
+        if op.startswith("**"):
+            template["op"] = "**"
+            template["exponent"] = float(op[2:])
+        if kind != "param":
+            self.shared[key] = template
+        self.templates.append(template)
+        self.columns[id(template)] = (template["op"], path, pos, kind)
+        return template
+
+
+class _LineTable:
+    """Source line of a bytecode offset, as frame.f_lineno would give it, cached per code object."""
+
+    def __init__(self):
+        self.ranges = {}
+
+    def line(self, code, offset):
+        ranges = self.ranges.get(code)
+        if ranges is None:
+            ranges = self.ranges[code] = list(code.co_lines())
+        for start, end, line in ranges:
+            if start <= offset < end:
+                return line if line is not None else 0
+        return 0
+
+
+def _frozen(array):
+    array.flags.writeable = False
+    return array
 
 
 def _attention_tables(attention, index, n_pos):

@@ -1,15 +1,63 @@
-"""Placeholder for the desktop app (its own issue builds the real window)."""
+"""Starting the desktop app: `microgpt-viz`, `microgpt-viz gui`, or `gui --screenshot FILE.png`.
+
+The window shows first; the first step is recorded in the background while it does.
+"""
+import os
 import sys
+import tempfile
+import traceback
+
+from microgpt_viz.cli import UserError, check_writable, make_trainer
+from microgpt_viz.select_script import SelectError, parse
+
+
+def _install_excepthook(window):
+    """A bug in a slot must not kill the app (PyQt aborts on unhandled exceptions): report it, keep going."""
+    def hook(kind, error, tb):
+        text = "".join(traceback.format_exception(kind, error, tb))
+        print(text, file=sys.stderr)
+        window.show_error("Internal error", f"{kind.__name__}: {error}\n(the app keeps running; details on stderr)")
+
+    sys.excepthook = hook
 
 
 def run_app(args):
-    from PyQt6.QtWidgets import QApplication, QLabel
+    actions = []
+    if args.screenshot:
+        check_writable(args.screenshot)
+        try:
+            actions = parse(args.select)
+        except SelectError as e:
+            raise UserError(str(e)) from None
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif args.select:
+        raise UserError("--select only works with --screenshot")
+    trainer = make_trainer(args)  # bad data or config: one line and exit 2, before any window
+
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from microgpt_viz.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    label = QLabel("microgpt-viz: the app is being built")
-    label.resize(480, 120)
+    app.setApplicationName("microgpt-viz")
+    app.setOrganizationName("microgpt-viz")
     if args.screenshot:
-        label.grab().save(args.screenshot)
-        return 0
-    label.show()
-    return app.exec()
+        # a picture from the default layout, whatever the user's saved window state is
+        scratch = tempfile.mkdtemp(prefix="microgpt-viz-")
+        settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(trainer, settings=settings, preset_name=args.preset)
+        window.quiet_errors = True
+        window.resize(1600, 1000)
+        from microgpt_viz.screenshot import Screenshot
+
+        Screenshot(window, args.screenshot, actions)
+    else:
+        window = MainWindow(trainer, preset_name=args.preset)
+        _install_excepthook(window)
+    window.show()
+    QTimer.singleShot(0, window.start)
+    code = app.exec()
+    window.training.shutdown()
+    window.graphviz.shutdown()
+    return code

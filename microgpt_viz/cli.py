@@ -78,12 +78,14 @@ def build_parser():
     _add_common(train)
     train.add_argument("--samples", type=_non_negative_int, default=None, metavar="K", help="names to sample after training (default 20)")
     train.add_argument("--temperature", type=_positive_float, default=None, metavar="T", help="sampling temperature (default 0.5)")
+    _train_run().add_arguments(train)  # --until, --save, --resume
 
     record = sub.add_parser("record", help="record one step's graph and print a summary")
     _add_common(record)
     _add_step_choice(record)
     record.add_argument("--json", action="store_true", help="print the summary as JSON")
     record.add_argument("-o", "--output", metavar="FILE.graphml", help="write the graph as GraphML")
+    _script_source().add_script_arguments(record)
 
     for module in _command_modules():
         module.add_parser(sub, _add_common, _add_step_choice)
@@ -143,40 +145,63 @@ def write_atomically(path, write):
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+def _train_run():
+    from microgpt_viz import train_run  # it imports this module: load it late
+
+    return train_run
+
+
 def cmd_train(args):
-    trainer = make_trainer(args)
+    run = _train_run().TrainRun(args)  # fresh, or resumed from --resume; --until and --save checked up front
+    trainer = run.trainer
     print(f"num docs: {len(trainer.docs)}")
     print(f"vocab size: {trainer.tokenizer.vocab_size}")
     print(f"num params: {len(trainer.params)}")
     n = trainer.planned_steps
-    while not trainer.finished:
+    while trainer.step_index < run.stop_step:
         result = trainer.step()
         print(f"step {result.step + 1:4d} / {n:4d} | loss {result.loss:.4f}", flush=True)
+    run.save()  # before sampling, which draws from the RNG
     for i, name in enumerate(trainer.sample()):
         print(f"sample {i + 1:2d}: {name}")
     return 0
 
 
-def cmd_record(args):
-    output = check_writable(args.output) if args.output else None
+def _record_built_in(args):
     trainer = make_trainer(args)
     if args.doc is not None:
-        trace = trainer.record(trainer.tokenizer.check(args.doc))
+        return trainer.record(trainer.tokenizer.check(args.doc))
+    at = args.at_step or 0
+    if at >= trainer.planned_steps:
+        raise UserError(f"--at-step {at} is beyond the plan: steps run from 0 to {trainer.planned_steps - 1} (raise --steps)")
+    for _ in range(at):
+        trainer.step()
+    return trainer.record()
+
+
+def _script_source():
+    from microgpt_viz.commands import script_source  # it imports this module: load it late
+
+    return script_source
+
+
+def cmd_record(args):
+    output = check_writable(args.output) if args.output else None
+    if args.script:
+        trace = _script_source().trace_from_script(args)
+        summary = _script_source().summary_of(trace, args)
+        where = f"{Path(args.script).name}, first backward() on"
     else:
-        at = args.at_step or 0
-        if at >= trainer.planned_steps:
-            raise UserError(f"--at-step {at} is beyond the plan: steps run from 0 to {trainer.planned_steps - 1} (raise --steps)")
-        for _ in range(at):
-            trainer.step()
-        trace = trainer.record()
-    summary = trace.summary()
+        trace = _record_built_in(args)
+        summary = trace.summary()
+        where = f"step {trace.step} on"
     if output:
         write_atomically(output, trace.write_graphml)
         summary["graphml"] = str(output)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"step {trace.step} on {trace.doc!r}: {trace.positions} positions, {trace.num_nodes} nodes, {trace.num_edges} edges, loss {trace.loss:.4f}")
+        print(f"{where} {trace.doc!r}: {trace.positions} positions, {trace.num_nodes} nodes, {trace.num_edges} edges, loss {trace.loss:.4f}")
         if output:
             print(f"wrote {output}")
     return 0
@@ -192,7 +217,7 @@ COMMANDS = {"train": cmd_train, "record": cmd_record, "gui": cmd_gui}
 
 # Further subcommands live one per module in microgpt_viz/commands/; each module defines
 # NAME, add_parser(subparsers, add_common, add_step_choice) and run(args) -> exit status.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("gradcheck", "check", "export", "diff")
 
 
 def _command_modules():

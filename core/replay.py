@@ -1,0 +1,108 @@
+"""Backward replay: every node's grad as it stands after backward has visited k nodes.
+
+Backward visits nodes from the loss down (node id N-1 first, `order` 0) and, at each node,
+adds `local_grad * grad(node)` into each of its inputs. A node's grad is final by the time it
+is visited, so every edge's contribution is known from the recorded Trace alone; the grads
+at position k are the sums of the contributions made by the first k visited nodes. Edges are
+kept sorted in visiting order, so a position costs one bincount over a prefix: fast enough
+for a slider, and summed in the engine's order, so position N gives the recorded grads bit
+for bit.
+
+For exports: `grads_at(trace, k)` is the array a view can be coloured by at position k.
+"""
+import weakref
+from dataclasses import replace
+
+import numpy as np
+
+from core import tape as tapes
+
+_cache = weakref.WeakKeyDictionary()
+
+
+class BackwardReplay:
+    def __init__(self, trace):
+        tape = tapes.tape_of(trace)
+        n = tape.size
+        producer, consumer, slot, local = tape.edge_arrays()
+        contribution = local * np.asarray(trace.grad)[consumer]
+        # visiting order: highest consumer id first; within a node, argument slot 0 then 1
+        order = np.lexsort((slot, -consumer))
+        self.size = n  # nodes; positions run from 0 (nothing visited) to n (backward done)
+        self.loss_node = tape.loss_node
+        self._producer = producer[order]
+        self._contribution = contribution[order]
+        self._consumer = consumer[order]
+        # edges made by the first k visited nodes = edges whose consumer id is >= n - k
+        self._edges_before = np.searchsorted(-self._consumer, -(n - np.arange(n + 1)), side="right")
+        last_consumer = np.full(n, n, dtype=np.int64)  # the loss has no consumer: final from the start
+        np.minimum.at(last_consumer, producer, consumer)
+        self._final_from = n - last_consumer  # position from which a node's grad is complete
+
+    @property
+    def positions(self):
+        """Number of positions: 0 .. size inclusive."""
+        return self.size + 1
+
+    def _check(self, k):
+        if not 0 <= k <= self.size:
+            raise ValueError(f"backward position {k} is out of range 0..{self.size}")
+        return int(k)
+
+    def grads_at(self, k):
+        """Every node's grad after backward has visited k nodes (a new float array)."""
+        k = self._check(k)
+        m = self._edges_before[k]
+        grads = np.bincount(self._producer[:m], weights=self._contribution[:m], minlength=self.size)
+        grads[self.loss_node] = 1.0  # backward seeds the root before visiting anything
+        return grads
+
+    def node_at(self, k):
+        """The node backward visits at step k (0-based), i.e. the one that position k+1 adds."""
+        if not 0 <= k < self.size:
+            raise ValueError(f"backward step {k} is out of range 0..{self.size - 1}")
+        return self.size - 1 - int(k)
+
+    def visited(self, k):
+        """Mask of the nodes backward has visited at position k."""
+        k = self._check(k)
+        return np.arange(self.size) >= self.size - k
+
+    def complete(self, k):
+        """Mask of the nodes whose grad is final at position k (every consumer has been visited)."""
+        k = self._check(k)
+        return self._final_from <= k
+
+    def frames(self, count):
+        """`count` positions evenly spread from 0 to the end, for a frame-by-frame export."""
+        if count < 2:
+            raise ValueError("a replay needs at least 2 frames (the start and the end)")
+        return [int(round(i * self.size / (count - 1))) for i in range(count)]
+
+
+def replay_of(trace):
+    """The BackwardReplay of a Trace, built once and kept as long as the Trace lives."""
+    replay = _cache.get(trace)
+    if replay is None:
+        replay = _cache[trace] = BackwardReplay(trace)
+    return replay
+
+
+def grads_at(trace, k):
+    """The grads to colour a view of `trace` by at backward position k (0 .. num_nodes)."""
+    return replay_of(trace).grads_at(k)
+
+
+def trace_at(trace, k):
+    """A copy of `trace` whose grad columns show backward position k, for exporting a frame.
+
+    Only the columns views and exports colour by are replaced (grad, attention_weight_grads);
+    the networkx node attributes keep the final grads, so use this copy for drawing, not for
+    inspecting single nodes.
+    """
+    grads = grads_at(trace, k)
+    grads.flags.writeable = False
+    nodes = trace.attention_nodes
+    attention = np.where(nodes >= 0, grads[np.maximum(nodes, 0)], np.nan)
+    attention.flags.writeable = False
+    return replace(trace, grad=grads, attention_weight_grads=attention)

@@ -1,0 +1,77 @@
+"""Gradient check of the shown step (core/gradcheck.py): a random sample or the selected node."""
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from core.gradcheck import GradChecker, sample_params
+from microgpt_viz.labels import number
+from microgpt_viz.node_table import NodeTable
+
+FAIL_COLOUR, KINK_COLOUR = "#b00020", "#777777"
+
+
+class GradCheckPanel(QWidget):
+    nodeClicked = pyqtSignal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.trace = None
+        self.selected = None
+        self.report = None
+        self.count = QSpinBox()
+        self.count.setRange(1, 500)
+        self.count.setValue(20)
+        self.count.setSuffix(" parameters")
+        self.check_sample = QPushButton("Check sample")
+        self.check_selected = QPushButton("Check selected node")
+        self.check_selected.setEnabled(False)
+        self.summary = QLabel("recorded grads against central finite differences of the loss")
+        self.summary.setWordWrap(True)
+        self.table = NodeTable(["node", "recorded", "numerical", "rel err", "verdict"])
+        row = QHBoxLayout()
+        row.addWidget(self.count)
+        row.addWidget(self.check_sample)
+        row.addWidget(self.check_selected)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(row)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        self.table.nodeClicked.connect(self.nodeClicked)
+        self.check_sample.clicked.connect(lambda: self.run_sample(self.count.value()))
+        self.check_selected.clicked.connect(lambda: self.run_nodes([self.selected]))
+
+    def set_trace(self, trace):
+        """A new step: earlier results belong to the old one."""
+        self.trace = trace
+        self.report = None
+        self.table.set_rows([])
+        self.summary.setText("recorded grads against central finite differences of the loss")
+
+    def set_selected(self, node):
+        self.selected = node
+        self.check_selected.setEnabled(node is not None and self.trace is not None)
+
+    def run_sample(self, count):
+        if self.trace is None:
+            return None
+        return self.run_nodes(sample_params(self.trace, count))
+
+    def run_nodes(self, nodes):
+        if self.trace is None or not nodes:
+            return None
+        report = self.report = GradChecker(self.trace).check(nodes)
+        rows = []
+        for r in report.rows:
+            verdict = "kink" if r.kink else ("FAIL" if report.failed(r) else "ok")
+            colour = KINK_COLOUR if r.kink else (FAIL_COLOUR if verdict == "FAIL" else None)
+            rows.append(((r.label, number(r.recorded), number(r.numerical), f"{r.rel_error:.1e}", verdict), r.node, colour))
+        self.table.set_rows(rows)
+        worst = report.worst
+        worst_text = f"; worst relative error {worst.rel_error:.1e} ({worst.label})" if worst else ""
+        if report.passed:
+            self.summary.setText(f"ok: {len(report.rows)} checked, all within {report.tolerance:g}{worst_text}")
+            self.summary.setStyleSheet("")
+        else:
+            self.summary.setText(f"{len(report.failures)} of {len(report.rows)} exceed {report.tolerance:g}{worst_text}")
+            self.summary.setStyleSheet(f"color: {FAIL_COLOUR};")
+        return report

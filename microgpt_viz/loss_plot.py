@@ -1,0 +1,74 @@
+"""The loss curve: every update's loss, a smoothed trend, and ln(vocab), the loss of a uniform guess."""
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+
+RAW_COLOUR = (120, 150, 200)
+TREND_COLOUR = (20, 60, 160)
+BASELINE_COLOUR = (200, 80, 40)
+
+
+def trend(losses, window=20):
+    """Running mean over the last `window` updates (shorter at the start)."""
+    values = np.asarray(losses, dtype=float)
+    if not len(values):
+        return values
+    sums = np.cumsum(values)
+    out = np.empty_like(values)
+    n = np.arange(1, len(values) + 1)
+    out[:window] = sums[:window] / n[:window]
+    out[window:] = (sums[window:] - sums[:-window]) / window
+    return out
+
+
+class LossPlot(pg.PlotWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setMinimumHeight(140)
+        item = self.getPlotItem()
+        item.setLabel("bottom", "update")
+        item.setLabel("left", "loss")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        self._raw = item.plot([], [], pen=pg.mkPen(RAW_COLOUR, width=1))
+        self._trend = item.plot([], [], pen=pg.mkPen(TREND_COLOUR, width=2))
+        self._baseline = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(BASELINE_COLOUR, width=1, style=Qt.PenStyle.DashLine))
+        self._baseline_label = pg.TextItem(color=BASELINE_COLOUR, anchor=(1, 1))
+        item.addItem(self._baseline)
+        item.addItem(self._baseline_label, ignoreBounds=True)
+        self.losses = []
+        self.baseline = None
+        item.getViewBox().sigRangeChanged.connect(self._place_label)
+
+    def set_vocab_size(self, vocab_size):
+        """ln(vocab): what a model that guesses uniformly scores, the loss at step 1."""
+        self.baseline = math.log(vocab_size)
+        self._baseline.setValue(self.baseline)
+        self._baseline_label.setText(f"ln({vocab_size}) = {self.baseline:.2f}, uniform guess")
+        self._refresh()
+
+    def set_losses(self, losses):
+        self.losses = list(losses)
+        self._refresh()
+
+    def append(self, loss):
+        self.losses.append(loss)
+        self._refresh()
+
+    def _refresh(self):
+        x = np.arange(1, len(self.losses) + 1)
+        self._raw.setData(x, np.asarray(self.losses, dtype=float))
+        self._trend.setData(x, trend(self.losses))
+        item = self.getPlotItem()
+        top = max([self.baseline or 0.0] + self.losses) * 1.08 if self.losses or self.baseline else 4.0
+        item.setYRange(0, top, padding=0)
+        item.setXRange(0, max(len(self.losses), 10), padding=0.02)
+
+    def _place_label(self, *_):
+        if self.baseline is None:
+            return
+        (x0, x1), _ = self.getPlotItem().getViewBox().viewRange()
+        self._baseline_label.setPos(x1, self.baseline)

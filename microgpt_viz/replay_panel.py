@@ -1,0 +1,103 @@
+"""Backward replay: a slider (and Play) over the backward order; grads appear node by node.
+
+Emits the grads at the chosen position (core/replay.py) and a frame Trace whose grad columns
+show them, so views, the overview and exports can colour by it.
+"""
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
+
+from core.replay import replay_of, trace_at
+from microgpt_viz.labels import node_text
+
+TICK_MS = 40
+
+
+class ReplayPanel(QWidget):
+    positionChanged = pyqtSignal(int)  # nodes visited by backward so far
+    frameChanged = pyqtSignal(object)  # a Trace copy whose grads are those at the position
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.trace = None
+        self.replay = None
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.setEnabled(False)
+        self.stride = QSpinBox()
+        self.stride.setRange(1, 100000)
+        self.stride.setValue(250)
+        self.stride.setSuffix(" nodes / frame")
+        self.status = QLabel("no step yet")
+        self.status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.play)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.stride)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.play.toggled.connect(self._play_toggled)
+        self.slider.valueChanged.connect(self._moved)
+
+    def set_trace(self, trace):
+        self.play.setChecked(False)
+        self.trace = trace
+        self.replay = replay_of(trace)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, self.replay.size)
+        self.slider.setValue(self.replay.size)  # a new step shows its finished backward
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(True)
+        self.play.setEnabled(True)
+        self._describe(self.replay.size)
+
+    @property
+    def position(self):
+        return self.slider.value()
+
+    def set_position(self, k):
+        self.slider.setValue(int(k))
+
+    def grads(self):
+        return None if self.replay is None else self.replay.grads_at(self.position)
+
+    def frame(self):
+        return None if self.trace is None else trace_at(self.trace, self.position)
+
+    def _moved(self, k):
+        self._describe(k)
+        self.positionChanged.emit(k)
+        self.frameChanged.emit(trace_at(self.trace, k))
+
+    def _describe(self, k):
+        n = self.replay.size
+        if k == 0:
+            text = "backward has not started: only the loss holds its seed grad 1"
+        elif k == n:
+            text = f"backward done: all {n} nodes visited, the recorded grads"
+        else:
+            node = self.replay.node_at(k - 1)
+            final = int(self.replay.complete(k).sum())
+            text = f"{k} of {n} visited; last: {node_text(self.trace, node)}; {final} grads final"
+        self.status.setText(text)
+
+    def _play_toggled(self, playing):
+        self.play.setText("Pause" if playing else "Play")
+        if playing:
+            if self.position >= self.replay.size:
+                self.set_position(0)
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _tick(self):
+        k = min(self.position + self.stride.value(), self.replay.size)
+        self.set_position(k)
+        if k >= self.replay.size:
+            self.play.setChecked(False)

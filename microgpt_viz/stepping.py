@@ -1,0 +1,91 @@
+"""Advancing the trainer a few steps and handing back plain snapshots. No Qt here.
+
+The training worker thread calls these; tests call them directly. What comes back is made
+of floats, strings and frozen Traces, never live Values, so the GUI can keep it while the
+trainer moves on.
+"""
+import gc
+import random
+from dataclasses import dataclass, field
+
+from core.trace_index import index_of
+from microgpt_viz import trace_memory
+
+
+@dataclass
+class Advance:
+    losses: list = field(default_factory=list)  # loss of each update that ran, in order
+    trace: object = None  # the recorded next step (core.record.Trace), None if not recorded
+    stopped_early: bool = False  # a stop request ended the run before all steps ran
+    step_index: int = 0  # trainer.step_index after the run: updates taken so far
+    error: str = None  # why the run stopped early (a diverged step, a finished plan), else None
+
+
+def _quiet_gc(work):
+    """Run `work` with the cyclic collector paused.
+
+    A step's Values form no cycles and die by reference counting; with the collector on,
+    the tens of thousands that live through one step get promoted and then trigger full
+    collections that hold the GIL long enough to freeze the window.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return work()
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def record_next(trainer):
+    """The Trace of the step the trainer takes next, with its search index built.
+
+    None when the plan is finished. The index (numpy tables over the graph) is built here,
+    off the GUI thread, because building it for 70k nodes takes most of a second.
+    """
+    if trainer.finished:
+        return None
+    trace = trainer.record()
+    index_of(trace)
+    return trace_memory.adopt(trace)
+
+
+def advance(trainer, count, should_stop=lambda: False, on_step=lambda done, loss: None, record=True):
+    """Take up to `count` updates, checking `should_stop` between them, then record the next step.
+
+    `on_step(done, loss)` is called after each update. A step that diverges (NumericalError)
+    or a finished plan ends the run with `error` set; the trainer keeps the updates before it
+    and leaves its parameters as they were before the failed one.
+    """
+    result = Advance()
+    for _ in range(count):
+        if should_stop():
+            result.stopped_early = True
+            break
+        if trainer.finished:
+            result.error = f"all {trainer.planned_steps} planned steps are done; reset or plan more steps (--steps)"
+            break
+        try:
+            step = _quiet_gc(trainer.step)
+        except ArithmeticError as e:  # core.train.NumericalError
+            result.error = str(e)
+            break
+        result.losses.append(step.loss)
+        on_step(len(result.losses), step.loss)
+    result.step_index = trainer.step_index
+    if record:
+        try:
+            result.trace = record_next(trainer)
+        except ArithmeticError as e:
+            result.error = result.error or str(e)
+    return result
+
+
+def sample_names(trainer, count=10, temperature=None):
+    """Names the model generates now, from an RNG of their own.
+
+    The trainer's RNG is left alone so that sampling in the app never changes what
+    training does next.
+    """
+    rng = random.Random(trainer.config.seed * 1_000_003 + trainer.step_index)
+    return _quiet_gc(lambda: trainer.sample(count, temperature, rng=rng))

@@ -1,0 +1,149 @@
+"""The app's model layer without any window: Session, History, stepping, --select parsing."""
+import pytest
+
+from core.config import preset
+from core.train import Trainer
+from microgpt_viz import stepping
+from microgpt_viz.history import History, Location
+from microgpt_viz.select_script import Action, SelectError, parse
+from microgpt_viz.session import Session, scalar_of
+
+DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper"]
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    return Trainer(DOCS, preset("original"))
+
+
+@pytest.fixture
+def session(trainer):
+    trainer.reset()
+    s = Session(trainer)
+    s.position = 1
+    s.set_trace(stepping.record_next(trainer))
+    return s
+
+
+def test_history_visits_back_forward_and_drops_the_forward_part():
+    h = History()
+    a, b, c = Location(position=0), Location(position=1), Location(position=2)
+    h.visit(a)
+    h.visit(b)
+    h.visit(b)  # same place twice is one entry
+    assert h.entries == [a, b]
+    assert h.back() == a and h.can_forward()
+    h.visit(c)
+    assert h.entries == [a, c] and not h.can_forward()
+    assert h.back() == a and h.back() == a  # at the start, back stays put
+
+
+def test_first_trace_selects_the_loss_being_explained(session):
+    trace = session.trace
+    assert session.selection.node == trace.position_loss_nodes[1]
+    assert session.selection.visible == session.rendered().visible_id(trace.position_loss_nodes[1])
+
+
+def test_changing_token_carries_open_groups_over_to_the_new_position(session):
+    changes = []
+    session.subscribe(changes.append)
+    session.expand("pos1/layer0/attn/head0/softmax")
+    session.select_position(2)
+    assert session.position == 2
+    assert "pos2/layer0/attn/head0/softmax" in session.view.expanded
+    assert session.selection.node == session.trace.position_loss_nodes[2]
+    assert "view" in changes and "selection" in changes
+
+
+def test_select_node_opens_what_hides_it_and_switches_cone_when_outside(session):
+    trace = session.trace
+    weight = int(trace.attention_nodes[0, 1, 1, 0])
+    session.select_node(weight)
+    assert session.selection == session.selection.__class__(visible=f"n{weight}", node=weight)
+    assert f"n{weight}" in session.rendered()._by_id
+    # a node of a later position is outside position 1's cone: the view moves to its own token
+    later = int(trace.position_loss_nodes[3])
+    session.select_node(later)
+    assert session.position == 3
+    assert session.selection.visible == f"n{later}" and scalar_of(session.selection.visible) == later
+
+
+def test_back_and_forward_restore_token_and_selection(session):
+    first = session.location()
+    session.select_position(2)
+    session.select_node(int(session.trace.position_loss_nodes[2]))
+    session.back()
+    session.back()
+    assert session.location() == first
+    session.forward()
+    assert session.position == 2
+
+
+def test_a_new_step_keeps_expansion_focus_and_token(session, trainer):
+    session.expand("pos1/layer0/mlp/fc1")
+    session.focus("pos1/layer0")
+    advance = stepping.advance(trainer, 1)
+    old = session.trace
+    session.apply_advance(advance)
+    assert session.trace is not old and session.trace.step == 1
+    assert session.losses == advance.losses and len(session.losses) == 1
+    assert "pos1/layer0/mlp/fc1" in session.view.expanded
+    assert session.view.scope == "pos1/layer0"
+    assert session.position == 1
+
+
+def test_advance_stops_when_asked_and_records_the_next_step(trainer):
+    trainer.reset()
+    seen = []
+    result = stepping.advance(trainer, 10, should_stop=lambda: len(seen) >= 3, on_step=lambda done, loss: seen.append(loss))
+    assert result.stopped_early and len(result.losses) == 3 == len(seen)
+    assert result.step_index == 3 == trainer.step_index
+    assert result.trace.step == 3
+
+
+def test_advance_reports_a_diverged_step_and_keeps_the_updates_before_it():
+    wild = Trainer(DOCS, preset("original", learning_rate=1e4))
+    result = stepping.advance(wild, 10)
+    assert result.error and "diverged" in result.error
+    assert len(result.losses) == wild.step_index < 10
+    assert len(wild.losses) == len(result.losses)
+
+
+def test_sampling_in_the_app_leaves_the_training_rng_alone(trainer):
+    trainer.reset()
+    state = trainer.rng.getstate()
+    names = stepping.sample_names(trainer, 5)
+    assert len(names) == 5 and all(isinstance(n, str) for n in names)
+    assert trainer.rng.getstate() == state
+    assert stepping.sample_names(trainer, 5) == names  # same step, same names
+
+
+def test_select_script_parses_and_rejects():
+    actions = parse("token=2, expand=pos2/layer0/attn, 123, grab=attention, size=800x600, zoom=1.5, token=all")
+    assert actions == [
+        Action("token", 2), Action("expand", "pos2/layer0/attn"), Action("node", 123), Action("grab", "attention"),
+        Action("size", (800, 600)), Action("zoom", 1.5), Action("token", None),
+    ]
+    for bad in ("colour=pink", "grab=everything", "node=-3", "size=big", "frobnicate=1", "expand="):
+        with pytest.raises(SelectError):
+            parse(bad)
+
+
+def test_released_traces_are_taken_apart_only_once_nobody_uses_them(trainer):
+    import time
+
+    from microgpt_viz import trace_memory
+
+    janitor = trace_memory._janitor()
+    before = janitor.dismantled
+    kept, dropped = stepping.record_next(trainer), stepping.record_next(trainer)
+    trace_memory.release(kept)
+    trace_memory.release(dropped)
+    del dropped
+    deadline = time.monotonic() + 30
+    while janitor.dismantled < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert janitor.dismantled == before + 1
+    time.sleep(2 * trace_memory._POLL_S)
+    assert janitor.dismantled == before + 1  # the one still referenced stays whole
+    assert kept.graph.number_of_nodes() == kept.num_nodes > 0

@@ -1,0 +1,234 @@
+import hashlib
+import json
+import math
+
+import pytest
+
+from core import checkpoint
+from core.checkpoint import CheckpointError
+from core.config import preset
+from core.train import Trainer
+from tests.test_cli import assert_one_line_error, run_cli
+
+SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
+
+
+def trained(name, steps, planned=30):
+    trainer = Trainer(SMALL_DOCS, preset(name, num_steps=planned))
+    for _ in range(steps):
+        trainer.step()
+    return trainer
+
+
+def state_of(trainer):
+    return (
+        [p.data for p in trainer.params], list(trainer.adam_m), list(trainer.adam_v),
+        trainer.step_index, list(trainer.losses), trainer.rng.getstate(), list(trainer.docs),
+    )
+
+
+@pytest.mark.parametrize("name", ["original", "latest"])
+def test_resuming_continues_bit_for_bit(tmp_path, name):
+    path = tmp_path / "state.json"
+    checkpoint.save(trained(name, 5), path, "small")
+    resumed = checkpoint.resume(path)
+    straight = trained(name, 5)
+    assert state_of(resumed) == state_of(straight)
+    for _ in range(5):
+        assert resumed.step().loss == straight.step().loss
+    assert resumed.losses == straight.losses
+    assert [p.data for p in resumed.params] == [p.data for p in straight.params]
+    assert resumed.sample(3) == straight.sample(3)
+
+
+def test_the_file_is_inspectable_json(tmp_path):
+    path = tmp_path / "state.json"
+    trainer = trained("latest", 3)
+    checkpoint.save(trainer, path, "/data/names.txt")
+    document = json.loads(path.read_text())
+    body = document["body"]
+    assert document["format"] == "microgpt-viz training state" and document["version"] == 1
+    assert body["step"] == 3 and body["losses"] == trainer.losses
+    assert body["config"]["activation"] == "relu" and body["config"]["num_steps"] == 30
+    assert body["parameters"]["wte"][2][5] == trainer.model.state_dict["wte"][2][5].data
+    assert list(body["parameters"]) == list(trainer.model.state_dict)
+    assert body["docs"]["lines"] == SMALL_DOCS and body["docs"]["source"] == "/data/names.txt"
+    assert len(body["rng_state"]["words"]) == 625
+
+
+def test_restoring_builds_a_new_trainer_and_keeps_sampling_settings_apart(tmp_path):
+    path = tmp_path / "state.json"
+    original = trained("original", 4)
+    checkpoint.save(original, path)
+    state = checkpoint.load(path)
+    restored = checkpoint.restore(state, state.config.with_changes(num_samples=2, temperature=0.9))
+    assert restored is not original and restored.config.num_samples == 2
+    with pytest.raises(CheckpointError, match="only the sampling settings"):
+        checkpoint.restore(state, state.config.with_changes(learning_rate=0.5))
+
+
+def rewrite(path, change):
+    """Apply `change` to the body and re-seal it, as a careless hand edit with a fixed checksum would."""
+    document = json.loads(path.read_text())
+    change(document["body"])
+    canonical = json.dumps(document["body"], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    document["checksum"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    path.write_text(json.dumps(document))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "state.json"
+    checkpoint.save(trained("original", 2), path)
+    return path
+
+
+def test_truncated_files_are_refused(saved):
+    text = saved.read_bytes()
+    for cut in (0, 1, 200, len(text) // 2, len(text) - 3):
+        saved.write_bytes(text[:cut])
+        with pytest.raises(CheckpointError, match="truncated or not JSON"):
+            checkpoint.load(saved)
+
+
+def test_corrupt_and_foreign_files_are_refused(saved, tmp_path):
+    text = saved.read_text()
+    index = text.index('"losses": [') + 20
+    digit = text[index]
+    assert digit.isdigit()
+    saved.write_text(text[:index] + str((int(digit) + 1) % 10) + text[index + 1:])
+    with pytest.raises(CheckpointError, match="corrupt: its checksum"):
+        checkpoint.load(saved)
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": "world"}')
+    with pytest.raises(CheckpointError, match="not a microgpt-viz training state"):
+        checkpoint.load(other)
+    other.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(CheckpointError, match="not JSON"):
+        checkpoint.load(other)
+    other.write_text(text.replace('"version": 1', '"version": 2'))
+    with pytest.raises(CheckpointError, match="version 2"):
+        checkpoint.load(other)
+    with pytest.raises(CheckpointError, match="not found"):
+        checkpoint.load(tmp_path / "missing.json")
+    with pytest.raises(CheckpointError, match="directory"):
+        checkpoint.load(tmp_path)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda b: b["losses"].pop(), "1 losses recorded for 2 steps"),
+    (lambda b: b["rng_state"]["words"].pop(), "RNG state"),
+    (lambda b: b["config"].update(activation="gelu"), "activation"),
+    (lambda b: b["config"].pop("seed"), "Config's fields"),
+    (lambda b: b["parameters"]["wte"][0].__setitem__(0, "x"), "list of numbers"),
+    (lambda b: b["adam_m"]["wte"].pop(), "differ in shape"),
+    (lambda b: b["docs"]["lines"].append("zed"), "digest"),
+    (lambda b: b.update(step=999), "step must be"),
+    (lambda b: b.pop("adam_v"), "missing 'adam_v'"),
+])
+def test_well_formed_but_unusable_states_are_refused(saved, change, reason):
+    rewrite(saved, change)
+    with pytest.raises(CheckpointError, match="unusable training state") as error:
+        checkpoint.load(saved)
+    assert reason in str(error.value)
+
+
+def test_matrices_that_do_not_fit_the_model_are_refused_on_restore(saved):
+    def drop_a_row(body):
+        for part in ("parameters", "adam_m", "adam_v"):
+            body[part]["wte"].pop()
+
+    rewrite(saved, drop_a_row)
+    state = checkpoint.load(saved)
+    with pytest.raises(CheckpointError, match="wte does not fit"):
+        checkpoint.restore(state)
+
+
+def test_a_state_with_nan_is_not_saved(tmp_path):
+    trainer = trained("original", 1)
+    trainer.adam_v[7] = math.nan
+    path = tmp_path / "state.json"
+    with pytest.raises(CheckpointError, match="NaN"):
+        checkpoint.save(trainer, path)
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+# --- train --until / --save / --resume ----------------------------------------------------------
+
+
+@pytest.fixture
+def small_data(tmp_path):
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(SMALL_DOCS) + "\n")
+    return path
+
+
+def lines(result, prefix):
+    return [l for l in result.stdout.splitlines() if l.startswith(prefix)]
+
+
+def test_resumed_training_prints_what_an_uninterrupted_run_prints(tmp_path, small_data):
+    state = tmp_path / "run.json"
+    first = run_cli("train", "--data", small_data, "--steps", "30", "--until", "10", "--save", state, "--samples", "4")
+    assert first.returncode == 0, first.stderr
+    assert [l[:16] for l in lines(first, "step")] == [f"step {s:4d} /   30" for s in range(1, 11)]
+    resumed = run_cli("train", "--resume", state, "--until", "20", "--samples", "4")
+    assert resumed.returncode == 0, resumed.stderr
+    straight = run_cli("train", "--data", small_data, "--steps", "30", "--until", "20", "--samples", "4")
+    assert lines(resumed, "step") == lines(straight, "step")[10:20]
+    assert len(lines(resumed, "step")) == 10 and lines(resumed, "step")[0].startswith("step   11 /   30 | loss ")
+    assert lines(resumed, "sample") == lines(straight, "sample") and len(lines(resumed, "sample")) == 4
+    assert resumed.stdout.splitlines()[:3] == straight.stdout.splitlines()[:3]
+    assert "resumed from" in resumed.stderr
+
+
+def test_resume_on_names_txt(tmp_path, names_path):
+    state = tmp_path / "names.json"
+    first = run_cli("train", "--data", names_path, "--until", "2", "--save", state, "--samples", "2")
+    assert first.returncode == 0, first.stderr
+    assert lines(first, "step")[0] == "step    1 /  500 | loss 3.3630"  # the reference figures
+    resumed = run_cli("train", "--resume", state, "--until", "4", "--samples", "2")
+    straight = run_cli("train", "--data", names_path, "--until", "4", "--samples", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert lines(resumed, "step") == lines(straight, "step")[2:4]
+    assert lines(resumed, "sample") == lines(straight, "sample")
+    assert resumed.stdout.splitlines()[0] == "num docs: 32033"
+
+
+def test_a_truncated_checkpoint_is_refused_cleanly(tmp_path, small_data):
+    state = tmp_path / "run.json"
+    assert run_cli("train", "--data", small_data, "--steps", "5", "--until", "2", "--save", state, "--samples", "0").returncode == 0
+    truncated = tmp_path / "cut.json"
+    truncated.write_bytes(state.read_bytes()[: state.stat().st_size // 3])
+    before = truncated.read_bytes()
+    result = run_cli("train", "--resume", truncated, "--save", truncated)
+    assert_one_line_error(result, "truncated or not JSON")
+    assert result.stdout == ""
+    assert truncated.read_bytes() == before  # nothing was changed, not even by --save
+
+
+def test_train_option_errors(tmp_path, small_data):
+    state = tmp_path / "run.json"
+    assert run_cli("train", "--data", small_data, "--steps", "6", "--until", "3", "--save", state, "--samples", "0").returncode == 0
+    assert_one_line_error(run_cli("train", "--data", small_data, "--steps", "6", "--until", "7"), "beyond the plan of 6 steps")
+    assert_one_line_error(run_cli("train", "--data", small_data, "--until", "0"), "must be > 0")
+    assert_one_line_error(run_cli("train", "--resume", state, "--until", "2"), "before the checkpoint's step 3")
+    assert_one_line_error(run_cli("train", "--resume", state, "--steps", "9"), "--steps 9 disagrees with the checkpoint")
+    assert_one_line_error(run_cli("train", "--resume", state, "--seed", "1"), "--seed 1 disagrees")
+    assert_one_line_error(run_cli("train", "--resume", state, "--preset", "latest"), "--preset latest disagrees")
+    other = tmp_path / "other.txt"
+    other.write_text("bob\nalice\n")
+    assert_one_line_error(run_cli("train", "--resume", state, "--data", other), "not the data the checkpoint was trained on")
+    assert_one_line_error(run_cli("train", "--resume", tmp_path / "nope.json"), "checkpoint not found")
+    result = run_cli("train", "--data", small_data, "--steps", "3", "--save", tmp_path / "no" / "dir" / "s.json")
+    assert_one_line_error(result, "does not exist")
+    assert result.stdout == ""  # refused before any training
+
+
+def test_resuming_with_matching_options_and_finishing_the_plan(tmp_path, small_data):
+    state = tmp_path / "run.json"
+    assert run_cli("train", "--data", small_data, "--steps", "6", "--until", "3", "--save", state, "--samples", "0").returncode == 0
+    result = run_cli("train", "--resume", state, "--data", small_data, "--steps", "6", "--save", state, "--samples", "0")
+    assert result.returncode == 0, result.stderr
+    assert [l[:16] for l in lines(result, "step")] == ["step    4 /    6", "step    5 /    6", "step    6 /    6"]
+    assert checkpoint.load(state).step == 6

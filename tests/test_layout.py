@@ -1,0 +1,110 @@
+"""Graphviz layout of views (with its cache) and the numpy overview layout of a whole step."""
+import numpy as np
+import pytest
+
+from core import layout
+from core.config import preset
+from core.layout import GraphvizNotFound, bench_expand_layout, bench_overview_layout, layout_view, overview_layout
+from core.train import Trainer
+from core.view import View
+
+DOCS = ["emma", "olga", "ivan", "bo", "noah"]
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    return Trainer(DOCS, preset("original"))
+
+
+@pytest.fixture(scope="module")
+def trace(trainer):
+    return trainer.record("olga")
+
+
+@pytest.fixture(autouse=True)
+def cold_cache():
+    layout.clear_cache()
+    yield
+    layout.clear_cache()
+
+
+def inside(box, outer, slack=1.0):
+    return (
+        outer.x - outer.width / 2 - slack <= box.x - box.width / 2
+        and box.x + box.width / 2 <= outer.x + outer.width / 2 + slack
+        and outer.y - outer.height / 2 - slack <= box.y - box.height / 2
+        and box.y + box.height / 2 <= outer.y + outer.height / 2 + slack
+    )
+
+
+def test_layout_places_every_node_edge_and_cluster(trace):
+    rendered = View.for_token(trace, 2, level="vector").render()
+    placed = layout_view(rendered)
+    assert set(placed.nodes) == {n.id for n in rendered.nodes}
+    assert sorted((s, t) for s, t, _, _ in placed.edges) == sorted((e.source, e.target) for e in rendered.edges)
+    page = layout.Box(placed.width / 2, placed.height / 2, placed.width, placed.height)
+    for box in placed.nodes.values():
+        assert inside(box, page) and box.width > 0 and box.height > 0
+    for _, _, points, _ in placed.edges:
+        assert len(points) >= 2
+    # a visible node sits inside the box of every open group around it (params are left unboxed)
+    for n in rendered.nodes:
+        if n.parent and n.parent in placed.clusters:
+            assert inside(placed.nodes[n.id], placed.clusters[n.parent])
+
+
+def test_boxes_do_not_overlap(trace):
+    placed = layout_view(View.for_token(trace, 3).render())
+    boxes = list(placed.nodes.values())
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart_x = abs(a.x - b.x) >= (a.width + b.width) / 2 - 0.5
+            apart_y = abs(a.y - b.y) >= (a.height + b.height) / 2 - 0.5
+            assert apart_x or apart_y
+
+
+@pytest.mark.parametrize("rankdir", ["TB", "LR"])
+def test_inputs_come_before_consumers_along_the_rank_direction(trace, rankdir):
+    rendered = View.for_token(trace, 1, level="scalar").focus("pos1/layer0/attn/head0/softmax").render()
+    placed = layout_view(rendered, rankdir)
+    axis = "y" if rankdir == "TB" else "x"  # y grows downwards
+    forward = sum(getattr(placed.nodes[e.target], axis) > getattr(placed.nodes[e.source], axis) for e in rendered.edges)
+    assert forward == len(rendered.edges)
+
+
+def test_cache_hits_for_a_second_doc_of_the_same_length(trainer, trace):
+    same_length = trainer.record("ivan")
+    first = layout_view(View.for_token(trace, 2).expand("pos2/layer0/attn/q").render())
+    assert layout.cache_stats == {"hits": 0, "misses": 1}
+    second = layout_view(View.for_token(same_length, 2).expand("pos2/layer0/attn/q").render())
+    assert second is first and layout.cache_stats["hits"] == 1
+    layout_view(View.for_token(same_length, 2).expand("pos2/layer0/attn/q").render(), "LR")
+    assert layout.cache_stats["misses"] == 2  # another direction is another layout
+    layout_view(View(trainer.record("bo")).render())
+    assert layout.cache_stats["misses"] == 3
+
+
+def test_missing_graphviz_is_a_clear_error(trace, monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(GraphvizNotFound, match="apt-get install graphviz"):
+        layout_view(View.for_token(trace, 0).render())
+
+
+def test_overview_layout_orders_every_edge_left_to_right(trace):
+    x, y = overview_layout(trace)
+    assert x.shape == y.shape == (trace.num_nodes,)
+    assert np.isfinite(x).all() and np.isfinite(y).all()
+    src = np.array([u for u, _ in trace.graph.edges()])
+    dst = np.array([v for _, v in trace.graph.edges()])
+    assert (x[src] < x[dst]).all()
+    # no two nodes share a point
+    assert len(set(zip(x.tolist(), y.tolist()))) == trace.num_nodes
+    # inside one column, positions form bands in order
+    column = x == np.median(x)
+    ys, pos = y[column], np.where(trace.pos[column] < 0, 99, trace.pos[column])
+    assert (np.diff(pos[np.argsort(ys)]) >= 0).all()
+
+
+def test_bench_functions_report_seconds(trace):
+    assert 0 < bench_expand_layout(trace) < 60
+    assert 0 < bench_overview_layout(trace) < 60
