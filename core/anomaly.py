@@ -4,6 +4,11 @@ Checks NaN / Inf (and where they start), dead ReLUs (and the fc1 units dead at e
 position), saturated softmaxes, the largest |grad| per scope, vanishing or exploding
 gradients per layer (parameter matrix) against the step's median, and the tokens with the highest loss.
 Every finding names node ids, most telling first, so a row in the app can jump to the node.
+
+Works on any Trace, including a step recorded from a user's own script (no config, maybe no
+tokens, no attention tables, scopes and matrix names of the script's choosing, ops the tape
+cannot replay): only the graph's wiring and recorded numbers are read, and what a Trace
+does not know (attention rows, token letters) is left out rather than guessed.
 """
 import math
 from collections import defaultdict
@@ -11,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import tape as tapes
 from core.model import matrix_names
+from core.wiring import wiring_of
 
 SEVERITIES = ("error", "warning", "info")
+UNNAMED = "(unnamed parameters)"  # a script's parameters that no variable of its names
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class _Finder:
     def __init__(self, trace, settings):
         self.trace = trace
         self.settings = settings
-        self.tape = tapes.tape_of(trace)
+        self.wiring = wiring_of(trace)
         self.modules = _module_scopes(trace.scope)
 
     def describe(self, node):
@@ -109,35 +115,37 @@ class _Finder:
         return findings
 
     def dead_relus(self):
-        """Per layer: how many relu inputs are <= 0; per fc1 unit: dead at every position."""
-        trace, tape = self.trace, self.tape
-        by_layer = defaultdict(list)  # layer -> [(relu node, unit, dead)]
+        """Per layer: how many relu inputs are <= 0; per unit (row of the matrix feeding the relu): dead at every position."""
+        trace, wiring = self.trace, self.wiring
+        by_layer = defaultdict(list)  # layer -> [(relu node, (matrix, unit) or None, dead)]
         for node, op in enumerate(trace.op):
             if op != "relu":
                 continue
-            layer = _layer_of(trace.scope[node])
-            fc1_out = tape.child0[node]
-            unit = _linear_row(trace, tape, fc1_out, f"{layer}.mlp_fc1")
-            by_layer[layer].append((node, unit, not tape.data[fc1_out] > 0))
+            x = wiring.child0[node]
+            unit = _linear_row(trace, wiring, x)  # microgpt: the row of layerN.mlp_fc1
+            by_layer[_layer_of(trace.scope[node], unit)].append((node, unit, not trace.data[x] > 0))
         findings = []
         for layer, relus in by_layer.items():
             dead_nodes = tuple(n for n, _, dead in relus if dead)
             units = defaultdict(list)
             for node, unit, dead in relus:
-                units[unit].append((trace.pos[node], node, dead))
+                if unit is not None:
+                    units[unit].append((trace.pos[node], node, dead))
             dead_units = sorted(u for u, seen in units.items() if all(dead for _, _, dead in seen))
-            for unit in dead_units:
-                nodes = tuple(node for _, node, _ in sorted(units[unit]))
+            where = _relu_scope(trace.scope[relus[0][0]])
+            for matrix, row in dead_units:
+                nodes = tuple(node for _, node, _ in sorted(units[(matrix, row)]))
                 findings.append(Finding(
                     "dead_unit", "warning",
-                    f"{layer} fc1 unit {unit} is dead at every position ({len(nodes)} of {len(nodes)}): no gradient reaches its row of {layer}.mlp_fc1",
-                    nodes, f"{layer}/mlp", float(unit),
+                    f"{matrix} unit {row} is dead at every position ({len(nodes)} of {len(nodes)}): no gradient reaches its row of {matrix}",
+                    nodes, where, float(row),
                 ))
             share = len(dead_nodes) / len(relus)
+            spread = f"{len(units)} units x {trace.positions} positions" if units and trace.positions else f"{len(relus)} relus"
             findings.append(Finding(
                 "dead_relus", "info",
-                f"{layer}: {len(dead_nodes)} of {len(relus)} relus inactive ({share:.0%}) over {len(units)} units x {self.trace.positions} positions; {len(dead_units)} units dead at every position",
-                dead_nodes, f"{layer}/mlp", share,
+                f"{layer}: {len(dead_nodes)} of {len(relus)} relus inactive ({share:.0%}) over {spread}; {len(dead_units)} units dead at every position",
+                dead_nodes, where, share,
             ))
         return findings
 
@@ -168,26 +176,27 @@ class _Finder:
 
     def _saturated_outputs(self):
         """The next-token softmax: only the target's probability is in the graph, so use the exps."""
-        trace, tape, limit = self.trace, self.tape, self.settings.saturation
+        trace, wiring, limit = self.trace, self.wiring, self.settings.saturation
         exps = defaultdict(list)
         for node, op in enumerate(trace.op):
             if op == "exp" and self.modules[node] == "softmax" and trace.pos[node] >= 0:
                 exps[int(trace.pos[node])].append(node)
         findings = []
         for pos, nodes in sorted(exps.items()):
-            values = np.array([tape.data[n] for n in nodes])
+            values = trace.data[nodes]
             if not np.all(np.isfinite(values)) or not values.sum() > 0:
                 continue
             probs = values / values.sum()
             top = int(np.argmax(probs))
             if probs[top] > limit:
                 node = nodes[top]
-                logit = tape.child0[tape.child0[node]]  # exp(logit + (-max))
-                token = _linear_row(self.trace, tape, logit, "lm_head")
-                label = self._token_label(token)
+                logit = wiring.child0[wiring.child0[node]]  # exp(logit + (-max))
+                row = _linear_row(trace, wiring, logit)  # (lm_head, token) in microgpt
+                label = self._token_label(row[1] if row else -1)
+                target = f" (target {trace.token_labels[pos + 1]!r})" if pos + 1 < len(trace.token_labels) else ""
                 findings.append(Finding(
                     "saturated_softmax", "warning",
-                    f"pos{pos} next-token softmax puts {probs[top]:.4f} on {label!r} (target {trace.token_labels[pos + 1]!r})",
+                    f"pos{pos} next-token softmax puts {probs[top]:.4f} on {label!r}{target}",
                     (node,) + tuple(n for n in nodes if n != node), f"pos{pos}/softmax", float(probs[top]),
                 ))
         return findings
@@ -211,7 +220,7 @@ class _Finder:
         grad = self.trace.grad
         rows = []
         present = self.trace.param_nodes
-        for name in [m for m in matrix_names(self.trace.config.n_layer) if m in present]:
+        for name in _matrix_order(self.trace):
             nodes = present[name]
             values = grad[list(nodes)]
             values = values[np.isfinite(values)]
@@ -224,16 +233,18 @@ class _Finder:
             ratio = rms / median if median > 0 else 0.0
             biggest = max(nodes, key=lambda n: abs(grad[n]) if math.isfinite(grad[n]) else -1)
             ordered = (biggest,) + tuple(n for n in nodes if n != biggest)
+            scope = f"params/{name}" if name else "params"  # as the Trace's scope column says
+            name = name or UNNAMED
             if rms == 0:
-                findings.append(Finding("vanishing_grad", "warning", f"vanishing gradient in {name}: every entry's gradient is exactly 0", ordered, f"params/{name}", 0.0))
+                findings.append(Finding("vanishing_grad", "warning", f"vanishing gradient in {name}: every entry's gradient is exactly 0", ordered, scope, 0.0))
                 continue
             text = f"{name}: gradient RMS {rms:.3e}, {ratio:.3g} x the median matrix's {median:.3e}"
             if ratio < self.settings.vanishing:
-                findings.append(Finding("vanishing_grad", "warning", f"vanishing gradient in {text}", ordered, f"params/{name}", ratio))
+                findings.append(Finding("vanishing_grad", "warning", f"vanishing gradient in {text}", ordered, scope, ratio))
             elif ratio > self.settings.exploding:
-                findings.append(Finding("exploding_grad", "warning", f"exploding gradient in {text}", ordered, f"params/{name}", ratio))
+                findings.append(Finding("exploding_grad", "warning", f"exploding gradient in {text}", ordered, scope, ratio))
             else:
-                findings.append(Finding("layer_grad", "info", text, ordered, f"params/{name}", ratio))
+                findings.append(Finding("layer_grad", "info", text, ordered, scope, ratio))
         return findings
 
     def largest_grads(self):
@@ -259,9 +270,14 @@ class _Finder:
             loss = losses[pos]
             node = trace.position_loss_nodes[pos]
             probability = math.exp(-loss) if math.isfinite(loss) else math.nan
+            labels = trace.token_labels
+            if pos + 1 < len(labels):
+                what = f"after {labels[pos]!r} the target {labels[pos + 1]!r} costs {loss:.4f} (p = {probability:.4f})"
+            else:  # a script's step without tokens: its loss need not be -log p
+                what = f"the loss is {loss:.4f}"
             findings.append(Finding(
                 "high_loss_token", "info",
-                f"pos{pos}: after {trace.token_labels[pos]!r} the target {trace.token_labels[pos + 1]!r} costs {loss:.4f} (p = {probability:.4f})",
+                f"pos{pos}: {what}",
                 (node,), f"pos{pos}/loss", float(loss),
             ))
         return findings
@@ -278,25 +294,48 @@ def _module_scopes(scopes):
     return out
 
 
-def _layer_of(path):
+def _layer_of(path, unit):
+    """The layer a relu belongs to: from its scope (pos3/layer0/mlp/relu), else from the matrix feeding it."""
     for part in path.split("/"):
         if part.startswith("layer") and part[5:].isdigit():
             return part
-    return "layer?"
+    if unit is not None:
+        matrix = unit[0]
+        head = matrix.split(".", 1)[0]
+        return head if head.startswith("layer") and head[5:].isdigit() else matrix
+    return "relus"
 
 
-def _linear_row(trace, tape, node, matrix):
-    """The row of `matrix` whose dot product `node` is (a linear() output), or -1.
+def _relu_scope(path):
+    """Where a layer's relus are, without position or the relu's own scope: 'layer0/mlp'."""
+    head, _, last = module_scope(path).rpartition("/")
+    return head if head and last.startswith("relu") else module_scope(path)
 
-    A dot product is a chain of `+` nodes, each adding one `w * x` product whose first
-    argument is the weight; the last `+` holds the last product, whose weight names the row.
+
+def _matrix_order(trace):
+    """The step's parameter matrices in model order: microgpt's names first, then any others a script has."""
+    present = trace.param_nodes
+    if trace.config is not None:
+        n_layer = trace.config.n_layer
+    else:  # a script's step: as many layers as its names say
+        layers = [int(m[5:].split(".", 1)[0]) for m in present if m.startswith("layer") and m[5:].split(".", 1)[0].isdigit()]
+        n_layer = max(layers, default=-1) + 1
+    known = [m for m in matrix_names(n_layer) if m in present]
+    return known + sorted(m for m in present if m not in set(known))
+
+
+def _linear_row(trace, wiring, node):
+    """(matrix, row) of the weights whose dot product `node` is (a linear() output), or None.
+
+    A dot product is a chain of `+` nodes, each adding one `w * x` product; the last `+`
+    holds the last product, whose weight (a parameter) names the matrix and the row.
     """
     graph = trace.graph
-    for child in (tape.child0[node], tape.child1[node]):
-        if child < 0 or tape.codes[child] != tapes.MUL:
+    for child in (wiring.child0[node], wiring.child1[node]):
+        if child < 0 or trace.op[child] != "*":
             continue
-        for weight in (tape.child0[child], tape.child1[child]):
+        for weight in (wiring.child0[child], wiring.child1[child]):
             attrs = graph.nodes[weight]
-            if attrs["kind"] == "param" and attrs["param"] == matrix:
-                return attrs["row"]
-    return -1
+            if attrs["kind"] == "param" and attrs["param"] and attrs["row"] >= 0:
+                return attrs["param"], attrs["row"]
+    return None

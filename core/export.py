@@ -10,6 +10,7 @@ DOT needs no Graphviz; the other formats run `dot` and raise GraphvizNotFound (s
 to install it) when it is missing. Views above MAX_NODES visible nodes are refused with
 ViewTooLarge instead of freezing the machine.
 """
+import html
 import math
 
 import numpy as np
@@ -26,8 +27,17 @@ class ViewTooLarge(ValueError):
     """A view with too many visible nodes to draw usefully."""
 
 
-def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=None, max_nodes=MAX_NODES):
-    """DOT source text for a rendered view (see the module docstring for what it looks like)."""
+def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=None, max_nodes=MAX_NODES, scale=None, sizes=None,
+           heading_size=None):
+    """DOT source text for a rendered view (see the module docstring for what it looks like).
+
+    scale: the value that gets full colour; by default the view's own (98th percentile of
+    |value|). Frames of a backward replay pass the finished step's, so colours compare.
+    sizes: visible id -> (width, height) in inches to fix boxes at, so that boxes whose
+    numbers change (frames of a replay) keep their size and the layout does not move.
+    heading_size: (width, height) in inches to fix the heading at, for the same reason:
+    Graphviz centres the drawing under a heading wider than itself.
+    """
     th = theme(theme_name)
     if rankdir not in ("LR", "TB"):
         raise ValueError(f"rankdir must be LR or TB, got {rankdir!r}")
@@ -40,9 +50,8 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         )
     values = _colour_values(rendered, color_by)
     finite = [abs(v) for v in values.values() if v is not None and math.isfinite(v)]
-    scale = float(np.percentile(finite, 98)) if finite else 0.0
-    if finite and scale == 0.0:
-        scale = max(finite)
+    if scale is None:
+        scale = _scale_of(finite)
 
     out = [
         "digraph microgpt {",
@@ -55,22 +64,45 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         f"  edge [color={quote(th.edge)}, penwidth={th.penwidth:g}, arrowsize={0.6 + 0.15 * th.penwidth:.2f}, "
         f"fontname={quote(th.font)}, fontsize={th.small_size:g}, fontcolor={quote(th.faint_text)}];",
     ]
-    heading = [title] if title else []
+    heading = title.split("\n") if title else []  # one heading line per line of the title
     if color_by != "none" and finite and scale > 0:
         heading.append(f"fill: {_colour_name(color_by)} (blue < 0 < red, full colour at ±{scale:.3g})")
-    if heading:
+    if heading and heading_size:
+        out.append(f"  label={_fixed_heading(heading, heading_size)};")
+    elif heading:
         text = "".join(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l" for line in heading)
         out.append(f'  label="{text}";')
     children, members = nesting(rendered)
     for n in members.get(None, []):
-        out.append(_node(n, th, values.get(n.id), scale, rankdir, "  "))
+        out.append(_node(n, th, values.get(n.id), scale, sizes, "  "))
     for c in children.get(None, []):
-        _cluster(c, children, members, th, values, scale, rankdir, out, "  ")
+        _cluster(c, children, members, th, values, scale, sizes, out, "  ")
     label_edges = len(rendered.edges) <= READABLE_EDGES
     for e in rendered.edges:
         out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges)};")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def colour_scale(rendered, color_by):
+    """The value a view's fill reaches full colour at (what to_dot uses unless given a scale)."""
+    if color_by not in COLOR_BY:
+        raise ValueError(f"unknown colouring {color_by!r} (choose from {', '.join(COLOR_BY)})")
+    values = _colour_values(rendered, color_by).values()
+    return _scale_of([abs(v) for v in values if v is not None and math.isfinite(v)])
+
+
+def _scale_of(finite):
+    scale = float(np.percentile(finite, 98)) if finite else 0.0
+    return max(finite) if finite and scale == 0.0 else scale
+
+
+def _fixed_heading(lines, size):
+    """An HTML-like label: the heading's lines, left-aligned, in a box of a fixed size (inches)."""
+    width, height = (max(1, math.ceil(x * 72)) for x in size)  # points
+    body = "".join(html.escape(line, quote=False) + '<BR ALIGN="LEFT"/>' for line in lines)
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" FIXEDSIZE="TRUE" '
+            f'WIDTH="{width}" HEIGHT="{height}"><TR><TD ALIGN="LEFT" BALIGN="LEFT">{body}</TD></TR></TABLE>>')
 
 
 def render_diagram(source, fmt):
@@ -121,7 +153,7 @@ def _record_text(text):
     return text
 
 
-def _node(n, th, value, scale, rankdir, indent):
+def _node(n, th, value, scale, sizes, indent):
     fill = diverging(value, scale, th) if value is not None else None
     attrs = {}
     if n.kind == "value":
@@ -138,6 +170,9 @@ def _node(n, th, value, scale, rankdir, indent):
         attrs["label"] = _group_label(n, th.one_line)
         attrs["fillcolor"] = fill or th.group_fill
     attrs["fontcolor"] = text_on(attrs["fillcolor"], th)
+    if sizes and n.id in sizes:
+        attrs["width"], attrs["height"] = (f"{x:.4f}" for x in sizes[n.id])
+        attrs["fixedsize"] = "true"
     if n.nonfinite:
         attrs["color"] = th.alarm
         attrs["penwidth"] = f"{3 * th.penwidth:g}"
@@ -176,7 +211,7 @@ def _attr(key, value):
     return quote(value)
 
 
-def _cluster(c, children, members, th, values, scale, rankdir, out, indent):
+def _cluster(c, children, members, th, values, scale, sizes, out, indent):
     out.append(f"{indent}subgraph {quote('cluster_' + c.id)} {{")
     label = c.label
     if "#" in c.id and ": " in label:
@@ -188,9 +223,9 @@ def _cluster(c, children, members, th, values, scale, rankdir, out, indent):
         f"labeljust=l, tooltip={quote(c.id)}];"
     )
     for n in members.get(c.id, []):
-        out.append(_node(n, th, values.get(n.id), scale, rankdir, indent + "  "))
+        out.append(_node(n, th, values.get(n.id), scale, sizes, indent + "  "))
     for child in children.get(c.id, []):
-        _cluster(child, children, members, th, values, scale, rankdir, out, indent + "  ")
+        _cluster(child, children, members, th, values, scale, sizes, out, indent + "  ")
     out.append(f"{indent}}}")
 
 

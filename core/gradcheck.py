@@ -9,6 +9,10 @@ relative error = |recorded - numerical| / max(|recorded|, |numerical|, GRAD_FLOO
 near 3 computed through ~60,000 roundings is only known to ~1e-15, so a finite difference
 cannot resolve gradients much below ~1e-9; GRAD_FLOOR turns comparisons of such tiny
 gradients into absolute ones instead of reporting noise as failure.
+
+A step recorded from a user's script is checked the same way when every op in it is one the
+tape can recompute; otherwise (micrograd's tanh, an op that could not be inferred) the
+checker refuses up front with NotReplayable, naming the first such node.
 """
 import math
 import random
@@ -62,7 +66,8 @@ def node_label(trace, node):
     attrs = trace.graph.nodes[node]
     if attrs["kind"] == "param":
         return f"{attrs['param']}[{attrs['row']}][{attrs['col']}]"
-    op = f"**{attrs['exponent']:g}" if attrs["op"] == "**" else attrs["op"]
+    exponent = attrs.get("exponent")  # a script's power may not reveal it
+    op = f"**{exponent:g}" if attrs["op"] == "**" and exponent is not None else attrs["op"]
     return f"{attrs['scope']} {op} #{node}"
 
 
@@ -94,12 +99,32 @@ def sample_params(trace, count, seed=0):
     return picked
 
 
+class NotReplayable(ValueError):
+    """A step holding an op the finite differences cannot recompute; str() says which and where."""
+
+
+def replay_problem(trace):
+    """Why the loss of `trace` cannot be recomputed through core/tape.py, or None when it can."""
+    graph = trace.graph
+    for node, op in enumerate(trace.op):
+        if op not in tapes.OP_CODES:
+            known = " ".join(o for o in tapes.OP_CODES if o not in ("param", "const"))
+            return (f"node #{node} in {trace.scope[node]} is a {op!r}, which gradcheck cannot recompute "
+                    f"(it replays {known}, parameters and constants)")
+        if op == "**" and graph.nodes[node].get("exponent") is None:
+            return f"node #{node} in {trace.scope[node]} is a power whose exponent is unknown, so gradcheck cannot recompute it"
+    return None
+
+
 class GradChecker:
     def __init__(self, trace, step=STEP, tolerance=TOLERANCE):
         if not step > 0:
             raise ValueError(f"the finite-difference step must be > 0, got {step}")
         if not tolerance >= 0:
             raise ValueError(f"the tolerance must be >= 0, got {tolerance}")
+        problem = replay_problem(trace)
+        if problem:
+            raise NotReplayable(f"cannot check this step: {problem}")
         self.trace = trace
         self.step = step
         self.tolerance = tolerance

@@ -4,8 +4,8 @@
 edges and clusters (open groups), and returns positions, sizes, edge splines and cluster
 boxes in points, origin at the top left, y growing downwards (screen convention). Box sizes
 depend only on what stays the same from step to step (kind and group names, not values),
-so the layout is cached by (shape_key, rankdir): the next training step on a name of the
-same length draws instantly with the layout it already has.
+so the layout is cached by (shape_key, rankdir): the next training step on the same name,
+or at module level on any name of the same length, draws with the layout it already has.
 
 `overview_layout(trace)` places all 35k-140k nodes of a step without Graphviz: x by depth
 (longest path from the inputs, computed level by level in numpy), y by position, then scope,

@@ -3,7 +3,8 @@
 A Trace is a frozen snapshot made of plain numbers, strings and arrays plus a networkx
 MultiDiGraph; it holds no live Value, so training can go on while the Trace is browsed.
 Node ids are positions in the step's topological order (inputs before their consumers), so
-two steps on docs of the same length give the same ids to the same places in the graph.
+recording the same doc again numbers its nodes alike (step diffs rely on it); docs of the
+same length share the module-level view, not every scalar id (see README).
 """
 import gc
 import sys
@@ -85,19 +86,22 @@ class Recorder:
     def __init__(self, trainer):
         self.trainer = trainer
         self.made = []  # Values in creation order
-        self.where = []  # (scope, code object, bytecode offset) of each, same order
+        # where each was made, same order: scope, code object, bytecode offset
+        self.scopes, self.codes, self.offsets = [], [], []
         self.param_locations = dict(zip(trainer.model.params, trainer.model.param_locations()))
 
     def __enter__(self):
         if engine.new_value_hook is not None:
             raise RuntimeError("another recorder is already active")
-        note_value, note_where = self.made.append, self.where.append
+        note_value, note_scope = self.made.append, self.scopes.append
+        note_code, note_offset = self.codes.append, self.offsets.append
         engine_file = engine.Value.__init__.__code__.co_filename
         getframe = sys._getframe
         scope_module = scope
 
-        # Runs once per Value, so it does the least it can: two appends, no dict, and the
-        # bytecode offset rather than the line (lines are looked up once per offset in build).
+        # Runs once per Value, so it does the least it can: appends, no dict, no tuple (a
+        # tuple per Value would scatter the Values in memory and slow the backward pass),
+        # and the bytecode offset rather than the line (looked up once per offset in build).
         def on_new_value(value):
             frame = getframe(2)
             code = frame.f_code
@@ -105,7 +109,9 @@ class Recorder:
                 frame = frame.f_back
                 code = frame.f_code
             note_value(value)
-            note_where((scope_module.current, code, frame.f_lasti))
+            note_scope(scope_module.current)
+            note_code(code)
+            note_offset(frame.f_lasti)
 
         engine.new_value_hook = on_new_value
         return self
@@ -123,7 +129,7 @@ class Recorder:
     def build(self, doc, tokens, loss, position_losses, attention, topo, step):
         n = len(topo)
         index = dict(zip(topo, range(n)))
-        nodes = _Nodes(dict(zip(self.made, self.where)), self.param_locations)
+        nodes = _Nodes(dict(zip(self.made, zip(self.scopes, self.codes, self.offsets))), self.param_locations)
         node_attrs, pred, succ, columns = _fill_graph(topo, index, nodes)
         ops, scopes, poss, kinds = (list(column) for column in zip(*columns))
         for v in position_losses + [loss]:
@@ -186,26 +192,27 @@ def _fill_graph(topo, index, nodes):
         n_children = len(children)
         op = local_grads[n_children] if len(local_grads) > n_children else implied_ops[n_children]
         key = (op, made_at(v))
-        template = shared(key) or new_template(v, i, key, n_children)
+        template, column = shared(key) or new_template(v, i, key, n_children)
         # Copying a shared template and setting the per-node numbers is several times
-        # cheaper than building each 12-key dict key by key.
-        node_attrs[i] = dict(template, data=float(v.data), grad=float(v.grad), order=n - 1 - i)
-        add_columns(nodes.columns[id(template)])
+        # cheaper than building each 12-key dict key by key. `x * 1.0` is float(x),
+        # exactly (ints convert, -0.0 stays -0.0), without the cost of a call.
+        node_attrs[i] = dict(template, data=v.data * 1.0, grad=v.grad * 1.0, order=n - 1 - i)
+        add_columns(column)
         if n_children == 2:
             j0, j1 = index[children[0]], index[children[1]]
-            first = {0: {"local_grad": float(local_grads[0])}}
+            first = {0: {"local_grad": local_grads[0] * 1.0}}
             if j0 == j1:  # x * x: both slots feed the same child
-                first[1] = {"local_grad": float(local_grads[1])}
+                first[1] = {"local_grad": local_grads[1] * 1.0}
                 pred[i] = {j0: first}
                 succ[j0][i] = first
             else:
-                second = {1: {"local_grad": float(local_grads[1])}}
+                second = {1: {"local_grad": local_grads[1] * 1.0}}
                 pred[i] = {j0: first, j1: second}
                 succ[j0][i] = first
                 succ[j1][i] = second
         elif n_children == 1:
             j0 = index[children[0]]
-            first = {0: {"local_grad": float(local_grads[0])}}
+            first = {0: {"local_grad": local_grads[0] * 1.0}}
             pred[i] = {j0: first}
             succ[j0][i] = first
         elif n_children == 0:
@@ -237,8 +244,9 @@ def _age_young_objects():
     (freeze() moves everything to the permanent generation and resets the young count;
     unfreeze() moves it all back into the oldest generation; both are O(1).)
     """
-    gc.freeze()
-    gc.unfreeze()
+    if gc.get_freeze_count() == 0:  # never thaw what someone else froze on purpose
+        gc.freeze()
+        gc.unfreeze()
 
 
 class _Nodes:
@@ -249,16 +257,15 @@ class _Nodes:
     """
 
     def __init__(self, where, param_locations):
-        self.where = where  # Value -> (scope, code, offset) for Values made while recording
+        self.where = where  # Value -> (scope, code object, offset) for Values made while recording
         self.param_locations = param_locations  # parameter Value -> (matrix, row, col)
         self.param_nodes = {}  # matrix name -> node ids of its entries, in id order
-        self.shared = {}  # (op, where) -> template, for all but parameters
-        self.columns = {}  # id(template) -> (op, scope, pos, kind), the Trace's columns
-        self.templates = []  # keeps every template alive, so its id stays its own
+        self.shared = {}  # (op, where) -> (template, its (op, scope, pos, kind) for the Trace's columns)
         self.positions = {}
         self.lines = _LineTable()
 
     def new_template(self, v, i, key, n_children):
+        """(template, column) for a node whose key has no shared template yet."""
         op, made_at = key
         name, row, col = "", -1, -1
         if made_at is not None:
@@ -281,11 +288,10 @@ class _Nodes:
         if op.startswith("**"):
             template["op"] = "**"
             template["exponent"] = float(op[2:])
+        made = (template, (template["op"], path, pos, kind))
         if kind != "param":
-            self.shared[key] = template
-        self.templates.append(template)
-        self.columns[id(template)] = (template["op"], path, pos, kind)
-        return template
+            self.shared[key] = made
+        return made
 
 
 class _LineTable:

@@ -68,6 +68,8 @@ def _same(x, y):
 
 def _snap(k):
     """An exponent recovered from floats, rounded to the nearest quarter when that is what it is."""
+    if not math.isfinite(k):  # NaN/Inf data give no exponent to round; keep what was found
+        return k
     nice = round(k * 4) / 4
     return nice if math.isclose(k, nice, rel_tol=1e-9, abs_tol=1e-9) else k
 

@@ -66,8 +66,17 @@ def gather(indptr, items, rows):
 
 
 class TraceIndex:
+    @property
+    def trace(self):
+        trace = self._trace_ref()
+        if trace is None:
+            raise ReferenceError("the trace of this index is gone")
+        return trace
+
     def __init__(self, trace):
-        self.trace = trace
+        # Only a weak reference: the cache is keyed weakly by the trace, and a strong one
+        # here would keep every indexed step (100+ MB each) alive for ever.
+        self._trace_ref = weakref.ref(trace)
         graph = trace.graph
         n = self.n = trace.num_nodes
         rows = (

@@ -144,8 +144,15 @@ class Trainer:
             self._zero_grads()
             where, what = self._locate_nonfinite(tokens)
             raise NumericalError(s, where, what)
-        trace = recorder.build(doc, tokens, loss, position_losses, attention, topo, s) if recorder else None
-        return loss.data, trace
+        trace = None
+        if recorder:
+            trace = recorder.build(doc, tokens, loss, position_losses, attention, topo, s)
+            recorder.made.clear()
+            attention = None
+        loss_value = loss.data
+        del loss, position_losses
+        release_gradually(topo)
+        return loss_value, trace
 
     def _adam_update(self, s):
         c = self.config
@@ -205,6 +212,18 @@ class Trainer:
                 sample.append(tok.uchars[token_id])
             names.append("".join(sample))
         return names
+
+
+def release_gradually(topo, chunk=4096):
+    """Free a step's Values a slice at a time, consumers first, emptying `topo`.
+
+    Dropping the loss frees the whole graph in one C-level cascade that holds the GIL for
+    tens of milliseconds; a window drawing on another thread would freeze meanwhile. Cut from
+    the end of the topological order, each slice frees only itself (its inputs are still held
+    by the list), and the interpreter may switch threads between slices.
+    """
+    while topo:
+        del topo[-chunk:]
 
 
 def _describe(error):

@@ -283,6 +283,8 @@ class View:
 
 
 def check_token(trace, t):
+    if trace.positions == 0:  # a script's step whose loss is not a mean over positions
+        raise ValueError("this step has no token positions: its loss is not a mean of per-position losses")
     if not isinstance(t, (int, np.integer)) or not 0 <= t < trace.positions:
         raise ValueError(
             f"token position {t} is out of range: {trace.doc!r} has positions 0 to {trace.positions - 1}"

@@ -1,9 +1,17 @@
-"""The anomaly report of the shown step (core/anomaly.py); a row jumps to its node."""
+"""The anomaly report of the shown step (core/anomaly.py); a row jumps to its node.
+
+The report of a 60,000-node step takes most of a second (it reads the whole graph's
+wiring), so in the app it is computed in the debug panels' worker thread.
+"""
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.anomaly import check
+from microgpt_viz.background import Background
 from microgpt_viz.node_table import NodeTable
+
+EXPLANATION = ("NaN / Inf, dead ReLUs, saturated softmaxes, gradient scale per layer and the costliest tokens "
+               "of the shown step. Click a row to see its node.")
 
 COLOURS = {"error": "#b00020", "warning": "#a05a00", "info": None}
 
@@ -15,6 +23,10 @@ class AnomalyPanel(QWidget):
         super().__init__(parent)
         self.trace = None
         self.report = None
+        self.background = Background()
+        self.explanation = QLabel(EXPLANATION)
+        self.explanation.setWordWrap(True)
+        self.explanation.setStyleSheet("color: #666;")
         self.summary = QLabel("no step yet")
         self.problems_only = QCheckBox("problems only")
         self.recheck = QPushButton("Check")
@@ -25,6 +37,7 @@ class AnomalyPanel(QWidget):
         top.addWidget(self.recheck)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.explanation)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         self.table.nodeClicked.connect(self.nodeClicked)
@@ -32,19 +45,37 @@ class AnomalyPanel(QWidget):
         self.recheck.clicked.connect(self.run)
 
     def set_trace(self, trace):
-        """A new step: check it (tens of milliseconds on a 60,000-node step)."""
+        """A new step: check it (the old report's rows point into the old step, so they go)."""
         self.trace = trace
+        self.report = None
+        self.table.set_rows([])
         self.run()
 
     def run(self):
+        """Check the step; the report shows when it is ready (at once when computing inline)."""
         if self.trace is None:
             return None
-        self.report = check(self.trace)
+        trace = self.trace
+        self.summary.setText(f"checking step {trace.step + 1}…")
+        self.recheck.setEnabled(False)
+        self.background.run(lambda: check(trace), self._report_ready, self._failed)
+        return None if self.background.busy else self.report
+
+    def _report_ready(self, report):
+        self.report = report
+        self.recheck.setEnabled(True)
         self._show()
-        return self.report
+
+    def _failed(self, error):
+        self.report = None
+        self.recheck.setEnabled(True)
+        self.table.set_rows([])
+        self.summary.setText(f"the check failed: {type(error).__name__}: {error}")
 
     def _show(self):
         report = self.report
+        if report is None:
+            return
         errors, warnings = len(report.of_severity("error")), len(report.of_severity("warning"))
         self.summary.setText(f"step {report.step + 1} on {report.doc!r}: {errors} errors, {warnings} warnings")
         findings = [f for f in report.findings if not self.problems_only.isChecked() or f.severity != "info"]

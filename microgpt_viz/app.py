@@ -21,6 +21,18 @@ def _install_excepthook(window):
     sys.excepthook = hook
 
 
+def _quit_on_ctrl_c(app):
+    """Ctrl+C in the terminal closes the window (Python only sees signals when it runs, so tick)."""
+    import signal
+
+    from PyQt6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows())
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
 def run_app(args):
     actions = []
     if args.screenshot:
@@ -55,6 +67,7 @@ def run_app(args):
     else:
         window = MainWindow(trainer, preset_name=args.preset)
         _install_excepthook(window)
+        _quit_on_ctrl_c(app)
     window.show()
     QTimer.singleShot(0, window.start)
     code = app.exec()

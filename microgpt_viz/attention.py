@@ -194,7 +194,7 @@ class AttentionCanvas(QWidget):
             first = self.heatmap_rect(layer, 0, cell)
             painter.setFont(bold)
             painter.setPen(text)
-            painter.drawText(QRectF(MARGIN, first.y() - TITLE - LAYER_TITLE, 300, LAYER_TITLE), Qt.AlignmentFlag.AlignVCenter, f"layer {layer}   (rows: query, columns: key{', • = BOS' if short_bos else ''})")
+            painter.drawText(QRectF(MARGIN, first.y() - TITLE - LAYER_TITLE, width - 2 * MARGIN, LAYER_TITLE), Qt.AlignmentFlag.AlignVCenter, f"layer {layer}   (rows: query, columns: key{', • = BOS' if short_bos else ''})")
             for head in range(heads):
                 rect = self.heatmap_rect(layer, head, cell)
                 painter.setFont(bold)

@@ -79,6 +79,7 @@ def build_parser():
     train.add_argument("--samples", type=_non_negative_int, default=None, metavar="K", help="names to sample after training (default 20)")
     train.add_argument("--temperature", type=_positive_float, default=None, metavar="T", help="sampling temperature (default 0.5)")
     _train_run().add_arguments(train)  # --until, --save, --resume
+    train.add_argument("--fast", action="store_true", help="train on the NumPy engine (core/fast.py): same losses to ~1e-12, hundreds of times faster")
 
     record = sub.add_parser("record", help="record one step's graph and print a summary")
     _add_common(record)
@@ -158,6 +159,8 @@ def cmd_train(args):
     print(f"vocab size: {trainer.tokenizer.vocab_size}")
     print(f"num params: {len(trainer.params)}")
     n = trainer.planned_steps
+    if args.fast:
+        _train_fast(trainer, run.stop_step)
     while trainer.step_index < run.stop_step:
         result = trainer.step()
         print(f"step {result.step + 1:4d} / {n:4d} | loss {result.loss:.4f}", flush=True)
@@ -165,6 +168,19 @@ def cmd_train(args):
     for i, name in enumerate(trainer.sample()):
         print(f"sample {i + 1:2d}: {name}")
     return 0
+
+
+def _train_fast(trainer, stop_step):
+    """The steps up to stop_step on the fast engine, printing train's lines; the state lands in trainer."""
+    from core.fast import FastTrainer
+
+    fast, n = FastTrainer.from_trainer(trainer), trainer.planned_steps
+    try:
+        while fast.step_index < stop_step:
+            loss = fast.step()
+            print(f"step {fast.step_index:4d} / {n:4d} | loss {loss:.4f}", flush=True)
+    finally:  # a diverged step keeps the ones before it, as the scalar loop does
+        fast.write_back(trainer)
 
 
 def _record_built_in(args):
@@ -217,7 +233,7 @@ COMMANDS = {"train": cmd_train, "record": cmd_record, "gui": cmd_gui}
 
 # Further subcommands live one per module in microgpt_viz/commands/; each module defines
 # NAME, add_parser(subparsers, add_common, add_step_choice) and run(args) -> exit status.
-COMMAND_MODULES = ("gradcheck", "check", "export", "diff")
+COMMAND_MODULES = ("gradcheck", "check", "export", "diff", "bench")
 
 
 def _command_modules():

@@ -2,23 +2,27 @@
 File > Save / Open training state, added to a MainWindow by one call: `install(window)`.
 
 Everything goes through the window's public pieces: its Session and SessionSignals, go_to_node,
-show_error, the overview and the TrainingController. A dock recomputes only while it is
-visible; a hidden one catches up when it is shown.
+show_error, the overview and the TrainingController. The heavy work (anomaly report, backward
+replay, step diff, what-if, gradient check) runs in a worker thread of its own, and a dock
+that needs a new step's analysis computes it only while it is on screen: a tab behind another
+one catches up when it is brought to the front.
 """
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import QApplication, QDockWidget, QFileDialog
+from PyQt6.QtWidgets import QDockWidget, QFileDialog
 
 from core import checkpoint
 from core.config import PRESETS
-from microgpt_viz import stepping
+from core.replay import regraded
 from microgpt_viz.anomaly_panel import AnomalyPanel
 from microgpt_viz.diff_panel import DiffPanel
 from microgpt_viz.gradcheck_panel import GradCheckPanel
+from microgpt_viz.jobs import JobRunner
 from microgpt_viz.replay_panel import ReplayPanel
 from microgpt_viz.whatif_panel import WhatIfPanel
 
 STATE_FILTER = "Training state (*.json);;All files (*)"
+LAZY = ("anomalies", "replay", "diff")  # docks whose analysis of a new step waits until they are shown
 
 
 class DebugPanels:
@@ -29,13 +33,17 @@ class DebugPanels:
         self.whatif = WhatIfPanel()
         self.replay = ReplayPanel()
         self.diff = DiffPanel()
+        # short tab titles: a bottom dock area is shared by six tabs; each panel explains itself inside
         self.panels = {
-            "anomalies": ("Anomalies: click a row to see the node", self.anomalies),
-            "gradcheck": ("Gradient check", self.gradcheck),
-            "whatif": ("What-if: edit a value, see what moves", self.whatif),
-            "replay": ("Backward replay", self.replay),
+            "anomalies": ("Anomalies", self.anomalies),
+            "gradcheck": ("Grad check", self.gradcheck),
+            "whatif": ("What-if", self.whatif),
+            "replay": ("Replay", self.replay),
             "diff": ("Step diff", self.diff),
         }
+        self.runner = JobRunner("microgpt-viz analysis", window)
+        for _, panel in self.panels.values():
+            panel.background.runner = self.runner
         self.docks = {}
         self._stale = set()
         self._build_docks()
@@ -71,6 +79,7 @@ class DebugPanels:
         w.signals.traceChanged.connect(self._trace_changed)
         w.signals.selectionChanged.connect(self._selection_changed)
         self.replay.frameChanged.connect(self._replay_frame)
+        w.graphShown.connect(self._graph_shown)
         self.diff.recordRequested.connect(self._record_for_diff)
 
     def _build_actions(self):
@@ -91,9 +100,14 @@ class DebugPanels:
                 docks_menu.addAction(dock.toggleViewAction())
         return {"save_state": save, "open_state": load}
 
+    def shutdown(self):
+        self.runner.shutdown()
+
     # ---- keeping the panels on the shown step -----------------------------------------------
     def _visible(self, name):
-        return self.docks[name].isVisible()  # a tab behind another one is not
+        """On screen. Qt 6 says isVisible() of a dock tab hidden behind another tab, so ask what is painted."""
+        dock = self.docks[name]
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
 
     def _trace_changed(self):
         trace = self.window.session.trace
@@ -101,8 +115,7 @@ class DebugPanels:
             return
         self.whatif.set_trace(trace)  # cheap, and an old edit must not outlive its step
         self.gradcheck.set_trace(trace)
-        self.diff.set_trace(trace)  # a pinned step is compared with each new one
-        for name in ("anomalies", "replay"):
+        for name in LAZY:
             self._stale.add(name)
             if self._visible(name):
                 self._catch_up(name)
@@ -120,21 +133,31 @@ class DebugPanels:
         self.gradcheck.set_selected(node)
 
     def _replay_frame(self, frame):
-        # the minimap shows the grads as they stand at the replay position
-        if frame is not None and self._visible("replay"):
-            self.window.overview.set_trace(frame)
+        """The graph and the minimap show the grads as they stand at the replay position."""
+        if frame is None or not self._visible("replay"):
+            return
+        w = self.window
+        w.overview.set_trace(frame)
+        rendered = w.session.rendered()
+        if rendered is not None and set(w.graph.view.nodes) == {n.id for n in rendered.nodes}:
+            w.graph.recolour(regraded(rendered, frame), w.session.colour_by)
+
+    def _graph_shown(self):
+        # a new layout is drawn with the recorded grads: keep showing the replay position instead
+        if self.replay.trace is self.window.session.trace and self.replay.position < self.replay.replay.size:
+            self._replay_frame(self.replay.frame())
 
     def _record_for_diff(self, doc):
+        """Record A's doc at the current parameters, in the training worker (the Trainer lives there)."""
         w = self.window
         if w.training.busy:
             w.statusBar().showMessage("wait for training to finish before recording", 5000)
             return
-        try:
-            trace = w.training.trainer.record(w.training.trainer.tokenizer.check(doc))
-        except (ArithmeticError, ValueError) as e:
-            w.show_error("Cannot record the pinned doc", str(e))
-            return
-        self.diff.set_b(trace)
+        w.training.record_doc(doc, self._recorded_for_diff, lambda text: w.show_error("Cannot record the pinned doc", text))
+
+    def _recorded_for_diff(self, trace):
+        if self.diff.pinned is not None and trace.doc == self.diff.pinned.doc:
+            self.diff.set_b(trace)
 
     # ---- training state files -------------------------------------------------------------
     def save_state_dialog(self):
@@ -159,7 +182,11 @@ class DebugPanels:
         return True
 
     def open_state(self, path):
-        """Go on from a saved state. A bad file shows a message and changes nothing."""
+        """Go on from a saved state. A bad file shows a message and changes nothing.
+
+        The file is read here (a clear error at once); its next step is recorded in the
+        training worker, and the window switches over when that is done.
+        """
         w = self.window
         if w.training.busy:
             w.show_error("Busy", "Wait for training to finish (or Cancel it) before opening a training state.")
@@ -169,16 +196,13 @@ class DebugPanels:
         except checkpoint.CheckpointError as e:
             w.show_error("Cannot open the training state", str(e))
             return False
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            advance = stepping.advance(trainer, 0)  # record the step it takes next
-        finally:
-            QApplication.restoreOverrideCursor()
-        w.training.trainer = trainer  # no job runs, so the GUI may swap it
-        w.preset_name = _preset_name(trainer.config) or w.preset_name
-        w.training.trainerReset.emit(advance)  # the path a rebuilt trainer takes
-        w.session.apply_advance(stepping.Advance(losses=list(trainer.losses)))  # the loss history
-        w.statusBar().showMessage(f"resumed from {path} after step {trainer.step_index}", 8000)
+
+        def switched(_advance):
+            w.preset_name = _preset_name(trainer.config) or w.preset_name
+            w.training_panel.set_config(w.preset_name, trainer.config.learning_rate)
+            w.statusBar().showMessage(f"resumed from {path} after step {trainer.step_index}", 8000)
+
+        w.training.replace_trainer(trainer, on_done=switched, what="Cannot open the training state")
         return True
 
 

@@ -1,12 +1,20 @@
-"""Step diff: pin a step as A, move on, and see what changed in B (core/diff.py)."""
+"""Step diff: pin a step as A, move on, and see what changed in B (core/diff.py).
+
+Diffing reads both steps' wiring (most of a second for a new step): in the app it runs in
+the debug panels' worker thread.
+"""
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.diff import ShapeMismatch, diff
+from microgpt_viz.background import Background
 from microgpt_viz.labels import node_text, number
 from microgpt_viz.node_table import NodeTable
 
 SHOWN_SCOPES = 30
+EXPLANATION = ("Pin a step as A, train on, and compare: the same doc's graph node for node, "
+               "the scopes that changed most and the first node where the two runs part.")
+IDLE = "pin a step, take a few steps, and the same doc's change shows here"
 
 
 class DiffPanel(QWidget):
@@ -20,11 +28,15 @@ class DiffPanel(QWidget):
         self.pinned = None
         self.recorded_b = None  # A's doc recorded at the current parameters, when asked for
         self.result = None
+        self.background = Background()
+        self.explanation = QLabel(EXPLANATION)
+        self.explanation.setWordWrap(True)
+        self.explanation.setStyleSheet("color: #666;")
         self.pin = QPushButton("Pin this step as A")
         self.unpin = QPushButton("Unpin")
         self.record_b = QPushButton("Record A's doc now")
         self.record_b.setToolTip("record the pinned step's doc at the current parameters, so the two graphs line up")
-        self.summary = QLabel("pin a step, take a few steps, and the same doc's change shows here")
+        self.summary = QLabel(IDLE)
         self.summary.setWordWrap(True)
         self.table = NodeTable(["where", "changed", "data change", "grad change"])
         row = QHBoxLayout()
@@ -34,6 +46,7 @@ class DiffPanel(QWidget):
         row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.explanation)
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
@@ -66,22 +79,30 @@ class DiffPanel(QWidget):
         self.refresh()
 
     def refresh(self):
+        """Compare A with B; diffChanged reports the result (or None) once it is known."""
         self.result = None
         self.table.set_rows([])
         a, b = self.pinned, self.recorded_b if self.recorded_b is not None else self.trace
         self.record_b.setEnabled(a is not None and b is not None and b.doc != a.doc)
-        if a is None or b is None:
-            self.summary.setText("pin a step, take a few steps, and the same doc's change shows here")
-        elif a is b:
-            self.summary.setText(f"A = step {a.step + 1} on {a.doc!r}; take steps to compare")
+        if a is None or b is None or a is b:
+            self.background.cancel()
+            self.summary.setText(IDLE if a is None or b is None else f"A = step {a.step + 1} on {a.doc!r}; take steps to compare")
+            self.diffChanged.emit(None)
+            return
+        self.summary.setText(f"comparing step {a.step + 1} with step {b.step + 1}…")
+        self.background.run(lambda: diff(a, b), self._diffed, lambda error: self._failed(a, b, error))
+
+    def _diffed(self, result):
+        self.result = result
+        self._show()
+        self.diffChanged.emit(result)
+
+    def _failed(self, a, b, error):
+        if isinstance(error, ShapeMismatch):
+            self.summary.setText(f"A = step {a.step + 1} on {a.doc!r}, B = step {b.step + 1} on {b.doc!r}: {error}")
         else:
-            try:
-                self.result = diff(a, b)
-            except ShapeMismatch as e:
-                self.summary.setText(f"A = step {a.step + 1} on {a.doc!r}, B = step {b.step + 1} on {b.doc!r}: {e}")
-            else:
-                self._show()
-        self.diffChanged.emit(self.result)
+            self.summary.setText(f"the diff failed: {type(error).__name__}: {error}")
+        self.diffChanged.emit(None)
 
     def _show(self):
         r, a, b = self.result, self.result.a, self.result.b

@@ -1,12 +1,20 @@
-"""Gradient check of the shown step (core/gradcheck.py): a random sample or the selected node."""
+"""Gradient check of the shown step (core/gradcheck.py): a random sample or the selected node.
+
+Each checked value costs two recomputations of the step; in the app they run in the debug
+panels' worker thread.
+"""
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from core.gradcheck import GradChecker, sample_params
+from microgpt_viz.background import Background
 from microgpt_viz.labels import number
 from microgpt_viz.node_table import NodeTable
 
 FAIL_COLOUR, KINK_COLOUR = "#b00020", "#777777"
+EXPLANATION = ("Each recorded grad against a central finite difference of the loss, "
+               "(L(x + h) - L(x - h)) / 2h, for a random sample of parameters or the selected value.")
+IDLE = "pick how many parameters to sample, or select a value in the graph"
 
 
 class GradCheckPanel(QWidget):
@@ -17,6 +25,10 @@ class GradCheckPanel(QWidget):
         self.trace = None
         self.selected = None
         self.report = None
+        self.background = Background()
+        self.explanation = QLabel(EXPLANATION)
+        self.explanation.setWordWrap(True)
+        self.explanation.setStyleSheet("color: #666;")
         self.count = QSpinBox()
         self.count.setRange(1, 500)
         self.count.setValue(20)
@@ -24,7 +36,7 @@ class GradCheckPanel(QWidget):
         self.check_sample = QPushButton("Check sample")
         self.check_selected = QPushButton("Check selected node")
         self.check_selected.setEnabled(False)
-        self.summary = QLabel("recorded grads against central finite differences of the loss")
+        self.summary = QLabel(IDLE)
         self.summary.setWordWrap(True)
         self.table = NodeTable(["node", "recorded", "numerical", "rel err", "verdict"])
         row = QHBoxLayout()
@@ -33,6 +45,7 @@ class GradCheckPanel(QWidget):
         row.addWidget(self.check_selected)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.explanation)
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
@@ -42,10 +55,12 @@ class GradCheckPanel(QWidget):
 
     def set_trace(self, trace):
         """A new step: earlier results belong to the old one."""
+        self.background.cancel()
         self.trace = trace
         self.report = None
         self.table.set_rows([])
-        self.summary.setText("recorded grads against central finite differences of the loss")
+        self.summary.setText(IDLE)
+        self.summary.setStyleSheet("")
 
     def set_selected(self, node):
         self.selected = node
@@ -57,9 +72,23 @@ class GradCheckPanel(QWidget):
         return self.run_nodes(sample_params(self.trace, count))
 
     def run_nodes(self, nodes):
+        """Check these nodes; returns the report when computed inline, else None (it shows when ready)."""
         if self.trace is None or not nodes:
             return None
-        report = self.report = GradChecker(self.trace).check(nodes)
+        trace, nodes = self.trace, list(nodes)
+        self.summary.setText(f"checking {len(nodes)} value{'s' if len(nodes) != 1 else ''}…")
+        self.summary.setStyleSheet("")
+        self.background.run(lambda: GradChecker(trace).check(nodes), self._show, self._failed)
+        return None if self.background.busy else self.report
+
+    def _failed(self, error):
+        self.report = None
+        self.table.set_rows([])
+        self.summary.setText(str(error) if isinstance(error, ValueError) else f"the check failed: {type(error).__name__}: {error}")
+        self.summary.setStyleSheet(f"color: {FAIL_COLOUR};")
+
+    def _show(self, report):
+        self.report = report
         rows = []
         for r in report.rows:
             verdict = "kink" if r.kink else ("FAIL" if report.failed(r) else "ok")
@@ -74,4 +103,3 @@ class GradCheckPanel(QWidget):
         else:
             self.summary.setText(f"{len(report.failures)} of {len(report.rows)} exceed {report.tolerance:g}{worst_text}")
             self.summary.setStyleSheet(f"color: {FAIL_COLOUR};")
-        return report

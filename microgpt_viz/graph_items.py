@@ -1,34 +1,40 @@
 """What the graph view draws: boxes for visible nodes, frames for open groups, edges.
 
 Scene units are Graphviz points, so boxes sit exactly where core/layout.py (and therefore
-the exported diagram) puts them. Text is skipped when it would be too small to read (level
-of detail), and pens, brushes and fonts are shared between items.
+the exported diagram) puts them. Every item is built from Qt's own shape and text items,
+none overrides paint(): a repaint never calls into Python, so it never has to win the GIL
+from the training thread, and pans stay smooth while a run goes. Text is shown or hidden
+as a whole when zooming crosses the readable size (GraphView.set_text_visible), and pens,
+brushes and fonts are shared between items.
 """
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
-from PyQt6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+from PyQt6.QtWidgets import QGraphicsPathItem, QGraphicsPolygonItem, QGraphicsSimpleTextItem
 
 from core.layout import FONT_SIZE, LINE_HEIGHT, PAD
 from microgpt_viz.labels import number
 
-MIN_READABLE_PX = 6.0  # text smaller than this on screen is not drawn
-BORDER = QPen(QColor(90, 90, 90), 1.0)
-BORDER.setCosmetic(True)
-GROUP_BORDER = QPen(QColor(60, 60, 60), 1.6)
-GROUP_BORDER.setCosmetic(True)
-SELECTED_BORDER = QPen(QColor(255, 150, 0), 3.5)
-SELECTED_BORDER.setCosmetic(True)
-EDGE_PEN = QPen(QColor(110, 110, 110, 200), 1.0)
-EDGE_PEN.setCosmetic(True)
+
+def _pen(colour, width):
+    pen = QPen(colour, width)
+    pen.setCosmetic(True)
+    return pen
+
+
+BORDER = _pen(QColor(90, 90, 90), 1.0)
+GROUP_BORDER = _pen(QColor(60, 60, 60), 1.6)
+SELECTED_BORDER = _pen(QColor(255, 150, 0), 3.5)
+EDGE_PEN = _pen(QColor(110, 110, 110, 200), 1.0)
 EDGE_BRUSH = QBrush(QColor(110, 110, 110))
-CLUSTER_PEN = QPen(QColor(150, 150, 170), 1.0)
-CLUSTER_PEN.setCosmetic(True)
-CLUSTER_FILLS = [QColor(244, 246, 251), QColor(234, 238, 247), QColor(224, 230, 243), QColor(214, 222, 239)]
-TEXT = QColor(20, 20, 20)
+CLUSTER_PEN = _pen(QColor(150, 150, 170), 1.0)
+CLUSTER_FILLS = [QBrush(QColor(*c)) for c in ((244, 246, 251), (234, 238, 247), (224, 230, 243), (214, 222, 239))]
+CLUSTER_TITLE = QBrush(QColor(60, 60, 90))
+NO_PEN = QPen(Qt.PenStyle.NoPen)
 
 
 def _font(pixels, bold=False):
-    font = QFont()
+    font = QFont("DejaVu Sans")  # made before the app sets its font: name a sans one outright
+    font.setStyleHint(QFont.StyleHint.SansSerif)
     font.setPixelSize(pixels)
     font.setBold(bold)
     return font
@@ -39,24 +45,51 @@ VALUE_FONT = _font(int(FONT_SIZE) - 1)
 CLUSTER_FONT = _font(int(FONT_SIZE) + 1, bold=True)
 
 
-def _readable(painter, option, pixels):
-    """Whether text of `pixels` scene units comes out big enough on screen to read."""
-    return option.levelOfDetailFromTransform(painter.worldTransform()) * pixels >= MIN_READABLE_PX
+def _rounded(rect, radius):
+    path = QPainterPath()
+    path.addRoundedRect(rect, radius, radius)
+    return path
 
 
-class NodeItem(QGraphicsItem):
-    """One visible node: a group / vector (stacked look, expandable) or a value (op, data, grad)."""
+def _centred_text(parent, font, text, centre_x, top, width):
+    item = QGraphicsSimpleTextItem(parent)
+    item.setFont(font)
+    _set_centred(item, text, centre_x, top, width)
+    return item
+
+
+def _set_centred(item, text, centre_x, top, width):
+    item.setText(text)
+    text_width = item.boundingRect().width()
+    scale = min(1.0, (width - 4) / text_width) if text_width > 0 else 1.0  # squeeze rather than spill
+    item.setScale(scale)
+    item.setPos(centre_x - text_width * scale / 2, top + (LINE_HEIGHT - item.boundingRect().height() * scale) / 2)
+
+
+class NodeItem(QGraphicsPathItem):
+    """One visible node: a group / vector (a stacked card, expandable) or a value (op, data, grad)."""
 
     def __init__(self, node, box):
         super().__init__()
-        self.node = node
         self.rect = QRectF(box.x - box.width / 2, box.y - box.height / 2, box.width, box.height)
-        self.fill = QColor(255, 255, 255)
-        self.text_colour = TEXT
+        self.setPath(_rounded(self.rect, 4))
+        self.node = node
         self.selected = False
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.setAcceptHoverEvents(False)
         self.setZValue(10)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._stack = None
+        if node.expandable and node.kind != "value":
+            self._stack = QGraphicsPathItem(_rounded(self.rect.translated(3, 3), 4), self)
+            self._stack.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent)
+            self._stack.setPen(BORDER)
+        self._base_pen = GROUP_BORDER if self._stack is not None else BORDER
+        self.setPen(self._base_pen)
+        self._halo = None
+        self.texts = []
+        lines = self.lines()
+        for k, text in enumerate(lines):
+            top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
+            self.texts.append(_centred_text(self, LABEL_FONT if k == 0 else VALUE_FONT, text, self.rect.center().x(), top, self.rect.width()))
         self.setToolTip(self._tooltip())
 
     @property
@@ -64,44 +97,34 @@ class NodeItem(QGraphicsItem):
         return self.node.id
 
     def update_node(self, node, fill, text_colour):
-        self.node, self.fill, self.text_colour = node, fill, text_colour
+        """New numbers (the next step) and colours; the box stays where it is."""
+        self.node = node
+        brush = QBrush(fill)
+        self.setBrush(brush)
+        if self._stack is not None:
+            self._stack.setBrush(brush)
+        text_brush = QBrush(text_colour)
+        for k, (item, text) in enumerate(zip(self.texts, self.lines())):
+            item.setBrush(text_brush)
+            if k and item.text() != text:
+                top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
+                _set_centred(item, text, self.rect.center().x(), top, self.rect.width())
         self.setToolTip(self._tooltip())
-        self.update()
 
     def set_selected(self, selected):
-        if selected != self.selected:
-            self.selected = selected
-            self.setZValue(11 if selected else 10)
-            self.update()
-
-    def boundingRect(self):
-        return self.rect.adjusted(-4, -4, 6, 6)
-
-    def paint(self, painter, option, widget=None):
-        n = self.node
-        rect = self.rect
-        painter.setBrush(self.fill)
-        if n.expandable and n.kind != "value":
-            # a stacked card: it holds more inside (double-click to open)
-            painter.setPen(BORDER)
-            painter.drawRoundedRect(rect.translated(3, 3), 4, 4)
-            painter.setPen(GROUP_BORDER)
-        else:
-            painter.setPen(BORDER)
-        painter.drawRoundedRect(rect, 4, 4)
-        if self.selected:
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(SELECTED_BORDER)
-            painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
-        if not _readable(painter, option, FONT_SIZE):
+        if selected == self.selected:
             return
-        painter.setPen(self.text_colour)
-        lines = self.lines()
-        top = rect.y() + PAD - 1
-        for k, text in enumerate(lines):
-            painter.setFont(LABEL_FONT if k == 0 else VALUE_FONT)
-            line_rect = QRectF(rect.x() + 3, top + k * LINE_HEIGHT, rect.width() - 6, LINE_HEIGHT)
-            painter.drawText(line_rect, Qt.AlignmentFlag.AlignCenter, text)
+        self.selected = selected
+        self.setZValue(11 if selected else 10)
+        if selected and self._halo is None:
+            self._halo = QGraphicsPathItem(_rounded(self.rect.adjusted(-2, -2, 2, 2), 5), self)
+            self._halo.setPen(SELECTED_BORDER)
+        if self._halo is not None:
+            self._halo.setVisible(selected)
+
+    def set_text_visible(self, visible):
+        for item in self.texts:
+            item.setVisible(visible)
 
     def lines(self):
         """The text in the box: the label, then values or how much is inside."""
@@ -123,17 +146,23 @@ class NodeItem(QGraphicsItem):
                 f"largest |data| {number(n.max_abs_data)}\ndouble-click: open")
 
 
-class ClusterItem(QGraphicsItem):
+class ClusterItem(QGraphicsPathItem):
     """The frame of an open group; its title sits in the space Graphviz reserved for the label."""
 
     def __init__(self, cluster, box, depth):
         super().__init__()
-        self.cluster = cluster
         self.rect = QRectF(box.x - box.width / 2, box.y - box.height / 2, box.width, box.height)
-        self.fill = CLUSTER_FILLS[depth % len(CLUSTER_FILLS)]
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setPath(_rounded(self.rect, 6))
+        self.cluster = cluster
+        self.setPen(CLUSTER_PEN)
+        self.setBrush(CLUSTER_FILLS[depth % len(CLUSTER_FILLS)])
         self.setZValue(depth)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setToolTip(f"{cluster.id} (open)\ndouble-click the title: close it")
+        title = self.title_rect()
+        self.title = _centred_text(self, CLUSTER_FONT, f"▾ {cluster.label}", title.center().x(), title.y() + 2, title.width())
+        self.title.setBrush(CLUSTER_TITLE)
+        self.texts = [self.title]
 
     @property
     def id(self):
@@ -142,50 +171,30 @@ class ClusterItem(QGraphicsItem):
     def title_rect(self):
         return QRectF(self.rect.x(), self.rect.y(), self.rect.width(), LINE_HEIGHT + 4)
 
-    def boundingRect(self):
-        return self.rect.adjusted(-1, -1, 1, 1)
-
-    def paint(self, painter, option, widget=None):
-        painter.setPen(CLUSTER_PEN)
-        painter.setBrush(self.fill)
-        painter.drawRoundedRect(self.rect, 6, 6)
-        if _readable(painter, option, FONT_SIZE + 1):
-            painter.setFont(CLUSTER_FONT)
-            painter.setPen(QColor(60, 60, 90))
-            painter.drawText(self.title_rect(), Qt.AlignmentFlag.AlignCenter, f"▾ {self.cluster.label}")
+    def set_text_visible(self, visible):
+        self.title.setVisible(visible)
 
 
 class EdgeItem(QGraphicsPathItem):
     """A Graphviz spline (cubic B-spline control points) with an arrow head at the consumer."""
 
     def __init__(self, source, target, points, tip, count):
-        super().__init__()
-        self.source, self.target = source, target
         path = QPainterPath()
         if points:
             path.moveTo(*points[0])
             for k in range(1, len(points) - 2, 3):
                 path.cubicTo(QPointF(*points[k]), QPointF(*points[k + 1]), QPointF(*points[k + 2]))
-        self.setPath(path)
+        super().__init__(path)
+        self.source, self.target = source, target
         self.setPen(EDGE_PEN)
         self.setZValue(5)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.arrow = None
         if tip is not None and points:
-            self.arrow = _arrow_head(points[-1], tip)
+            arrow = QGraphicsPolygonItem(_arrow_head(points[-1], tip), self)
+            arrow.setPen(NO_PEN)
+            arrow.setBrush(EDGE_BRUSH)
         if count > 1:
             self.setToolTip(f"{count} scalar edges")
-
-    def paint(self, painter, option, widget=None):
-        super().paint(painter, option, widget)
-        if self.arrow is not None:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(EDGE_BRUSH)
-            painter.drawPolygon(self.arrow)
-
-    def boundingRect(self):
-        rect = super().boundingRect()
-        return rect.united(self.arrow.boundingRect()) if self.arrow is not None else rect
 
 
 def _arrow_head(base, tip, width=3.5):

@@ -56,7 +56,7 @@ class GraphPanel(QWidget):
         tools.addWidget(self.colour)
         tools.addWidget(self.fit_button)
         self.view = GraphView()
-        self.legend = Legend(self.view.viewport())
+        self.legend = Legend()
         self.notice = QLabel("", self.view.viewport())
         self.notice.setStyleSheet("background: rgba(255, 250, 220, 235); border: 1px solid #cca; padding: 4px;")
         self.notice.hide()
@@ -66,11 +66,12 @@ class GraphPanel(QWidget):
         layout.addLayout(crumbs)
         layout.addLayout(tools)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.legend)
         self.back_button.clicked.connect(self.backRequested)
         self.forward_button.clicked.connect(self.forwardRequested)
         self.level.activated.connect(lambda i: self.levelChosen.emit(LEVEL_CHOICES[i]))
         self.colour.activated.connect(lambda i: self.colourChosen.emit(COLOUR_MODES[i]))
-        self.fit_button.clicked.connect(self.view.fit)
+        self.fit_button.clicked.connect(lambda: self.view.fit(whole=True))
         self.view.viewport().installEventFilter(self)
         self._rendered = None
 
@@ -111,7 +112,5 @@ class GraphPanel(QWidget):
 
     def _place_overlays(self):
         area = self.view.viewport().rect()
-        self.legend.move(8, area.height() - self.legend.height() - 8)
         self.notice.move((area.width() - self.notice.width()) // 2, 8)
-        self.legend.raise_()
         self.notice.raise_()

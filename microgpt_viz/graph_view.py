@@ -8,8 +8,10 @@ from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView
 
+from core.layout import FONT_SIZE
 from microgpt_viz.graph_items import ClusterItem, EdgeItem, NodeItem
 
+MIN_READABLE_PX = 6.0  # text smaller than this on screen is hidden
 MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
@@ -36,6 +38,7 @@ class GraphView(QGraphicsView):
         self.selected = None
         self.home = None  # id of the box the picture starts from when the whole graph is too big
         self._press = None
+        self._text_visible = True
 
     # ---- content ----------------------------------------------------------------------
     def show_graph(self, rendered, layout, fills, selected=None, anchor=None, fit=False, home=None):
@@ -107,8 +110,22 @@ class GraphView(QGraphicsView):
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
         self.layout = layout
+        for item in list(self.nodes.values()) + list(self.clusters.values()):
+            item.set_text_visible(self._text_visible)
 
     # ---- camera -----------------------------------------------------------------------
+    def _zoom_changed(self):
+        """Show text only when it comes out big enough to read (level of detail)."""
+        visible = self.transform().m11() * FONT_SIZE >= MIN_READABLE_PX
+        if visible != self._text_visible:
+            self._text_visible = visible
+            for item in list(self.nodes.values()) + list(self.clusters.values()):
+                item.set_text_visible(visible)
+
+    @property
+    def text_visible(self):
+        return self._text_visible
+
     def fit(self, whole=True):
         """Frame the graph. whole=False: if that would make text unreadable, stay readable
         and centre on the home box (the loss being explained) or the selection instead."""
@@ -123,9 +140,11 @@ class GraphView(QGraphicsView):
             self.scale(zoom, zoom)
             target = self.item_for(self.selected) or self.item_for(self.home)
             self.centerOn(target.rect.center() if target is not None else rect.center())
+        self._zoom_changed()
 
     def zoom(self, factor):
         self.scale(factor, factor)
+        self._zoom_changed()
 
     def item_for(self, visible_id):
         return self.nodes.get(visible_id) or self.clusters.get(visible_id)
@@ -136,6 +155,7 @@ class GraphView(QGraphicsView):
             return
         if zoom_to_read and self.transform().m11() < 0.9:
             self.resetTransform()
+            self._zoom_changed()
         self.centerOn(item.rect.center())
 
     def ensure_visible(self, visible_id):
@@ -173,7 +193,7 @@ class GraphView(QGraphicsView):
         factor = 1.0015 ** event.angleDelta().y()
         scale = self.transform().m11() * factor
         if 0.02 <= scale <= 8:
-            self.scale(factor, factor)
+            self.zoom(factor)
         event.accept()
 
     def keyPressEvent(self, event):

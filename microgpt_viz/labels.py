@@ -39,8 +39,8 @@ def parameter_text(attrs):
 def node_text(trace, node, relative_to=None):
     """One line naming a node: `wte[4][3]`, `const 0.25`, `#1234 exp  (pos3/softmax)`.
 
-    With `relative_to` (a scope path), a node of that same scope omits it, so tables
-    of neighbours stay short.
+    With `relative_to` (a scope path), a node of that same scope omits it and others show
+    only where their path departs from it (`…/out`), so tables of neighbours stay short.
     """
     attrs = trace.graph.nodes[node]
     if attrs["kind"] == "param":
@@ -48,9 +48,22 @@ def node_text(trace, node, relative_to=None):
     if attrs["op"] == "const":
         return f"const {number(attrs['data'], 4)}"
     scope = attrs["scope"]
-    if relative_to is not None and scope == relative_to:
-        return f"#{node} {op_text(attrs)}"
+    if relative_to is not None:
+        if scope == relative_to:
+            return f"#{node} {op_text(attrs)}"
+        scope = _relative_scope(scope, relative_to)
     return f"#{node} {op_text(attrs)}  ({scope})"
+
+
+def _relative_scope(scope, base):
+    """`pos3/layer0/attn/head1/out` seen from `pos3/layer0/attn/head1/softmax`: `…/out`."""
+    parts, base_parts = scope.split("/"), base.split("/")
+    common = 0
+    while common < min(len(parts), len(base_parts)) and parts[common] == base_parts[common]:
+        common += 1
+    if common == 0:
+        return scope
+    return "…/" + "/".join(parts[common:]) if common < len(parts) else "/".join(parts)
 
 
 def source_text(attrs):

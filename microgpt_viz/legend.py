@@ -1,45 +1,50 @@
-"""The colour legend of the graph view: what blue, red and orange mean in the current mode."""
+"""The colour legend under the graph view: what blue, red and orange mean in the current mode.
+
+One line, so it never covers a box: `-x [blue-white-red] +x grad of a value   0 [orange]
+x groups: largest |grad|   [purple] NaN / inf   log scale, 4 decades`.
+"""
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
-from PyQt6.QtWidgets import QWidget
+from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from microgpt_viz.colours import NONFINITE, diverging_rgb, magnitude_rgb, qcolor
 from microgpt_viz.labels import number
 
 BAR_WIDTH = 110
-ROW = 27
+HEIGHT = 30
 
 
 class Legend(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.scale = None
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(HEIGHT)
 
     def set_scale(self, scale):
         self.scale = scale
-        self.resize(self.sizeHint())
         self.update()
 
     def sizeHint(self):
-        rows = 2 if self.scale is not None and self.scale.signed_values else 1
-        return QSize(BAR_WIDTH + 150, rows * ROW + 22)
+        return QSize(700, HEIGHT)
 
     def paintEvent(self, event):
         if self.scale is None:
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(160, 160, 160)))
-        painter.setBrush(QColor(255, 255, 255, 235))
-        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
         font = QFont(self.font())
-        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.85))
         painter.setFont(font)
+        metrics = painter.fontMetrics()
         s = self.scale
         quantity = "data" if s.mode == "data" else "grad"
-        y = 6
+        x = 8.0
+        if s.top == 0:
+            painter.setPen(QColor(40, 40, 40))
+            painter.drawText(QRectF(x, 0, self.width() - x, HEIGHT), Qt.AlignmentFlag.AlignVCenter, f"every {quantity} shown is 0")
+            return
         decades = s.decades
 
         def signed(stop):
@@ -50,29 +55,30 @@ class Legend(QWidget):
         def magnitude(stop):
             return magnitude_rgb(np.array([s.top * 10 ** (-decades * (1 - stop))]), s.top)[0]
 
-        if s.top == 0:
-            painter.setPen(QColor(40, 40, 40))
-            painter.drawText(QRectF(8, y, BAR_WIDTH + 140, 18), Qt.AlignmentFlag.AlignVCenter, f"every {quantity} shown is 0")
-            return
         if s.signed_values:
-            self._bar(painter, y, signed, f"-{number(s.top, 2)}", f"+{number(s.top, 2)}", f"{quantity} of a value")
-            y += ROW
-        self._bar(painter, y, magnitude, "0", number(s.top, 2),
-                  f"largest |{quantity}| in a group" if s.signed_values else "|grad|, groups: largest inside")
-        y += ROW
-        painter.setPen(QColor(60, 60, 60))
-        painter.fillRect(QRectF(8, y + 2, 10, 10), NONFINITE)
-        painter.drawText(QRectF(22, y - 1, BAR_WIDTH + 120, 16), Qt.AlignmentFlag.AlignVCenter,
-                         f"NaN / inf      log scale over {s.decades} decades")
+            x = self._bar(painter, metrics, x, signed, f"-{number(s.top, 2)}", f"+{number(s.top, 2)}", f"{quantity} of a value")
+        caption = f"groups: largest |{quantity}|" if s.signed_values else "|grad| (groups: largest inside)"
+        x = self._bar(painter, metrics, x, magnitude, "0", number(s.top, 2), caption)
+        painter.fillRect(QRectF(x, HEIGHT / 2 - 5, 10, 10), NONFINITE)
+        painter.setPen(QColor(40, 40, 40))
+        text = f"NaN / inf    log scale, {decades} decades"
+        painter.drawText(QRectF(x + 14, 0, metrics.horizontalAdvance(text) + 4, HEIGHT), Qt.AlignmentFlag.AlignVCenter, text)
 
-    def _bar(self, painter, y, colour_at, left, right, caption):
-        gradient = QLinearGradient(8, 0, 8 + BAR_WIDTH, 0)
+    def _bar(self, painter, metrics, x, colour_at, left, right, caption):
+        """Draw `left [bar] right caption` from x; return where the next part starts."""
+        painter.setPen(QColor(40, 40, 40))
+        width = metrics.horizontalAdvance(left) + 4
+        painter.drawText(QRectF(x, 0, width, HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, left)
+        x += width + 4
+        gradient = QLinearGradient(x, 0, x + BAR_WIDTH, 0)
         for stop in np.linspace(0, 1, 21):
             gradient.setColorAt(float(stop), qcolor(colour_at(stop)))
         painter.setPen(QPen(QColor(150, 150, 150)))
         painter.setBrush(gradient)
-        painter.drawRect(QRectF(8, y + 2, BAR_WIDTH, 10))
+        painter.drawRect(QRectF(x, HEIGHT / 2 - 6, BAR_WIDTH, 12))
+        x += BAR_WIDTH + 4
         painter.setPen(QColor(40, 40, 40))
-        painter.drawText(QRectF(8, y + 12, 70, 13), Qt.AlignmentFlag.AlignLeft, left)
-        painter.drawText(QRectF(8 + BAR_WIDTH - 70, y + 12, 70, 13), Qt.AlignmentFlag.AlignRight, right)
-        painter.drawText(QRectF(14 + BAR_WIDTH, y - 1, 140, 16), Qt.AlignmentFlag.AlignVCenter, caption)
+        text = f"{right}  {caption}"
+        width = metrics.horizontalAdvance(text) + 4
+        painter.drawText(QRectF(x, 0, width, HEIGHT), Qt.AlignmentFlag.AlignVCenter, text)
+        return x + width + 18

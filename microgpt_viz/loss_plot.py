@@ -58,6 +58,11 @@ class LossPlot(pg.PlotWidget):
         self.losses.append(loss)
         self._refresh()
 
+    def extend(self, losses):
+        """Several updates at once (a fast-forward run reports in batches): one redraw for all."""
+        self.losses.extend(losses)
+        self._refresh()
+
     def _refresh(self):
         x = np.arange(1, len(self.losses) + 1)
         self._raw.setData(x, np.asarray(self.losses, dtype=float))

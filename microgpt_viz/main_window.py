@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         p.learningRateChanged.connect(self.training.set_learning_rate)
         p.sampleRequested.connect(lambda n: self.sample(n))
         g = self.graph
-        g.view.nodeClicked.connect(lambda vid: self.session.select(vid))
+        g.view.nodeClicked.connect(self.select_box)
         g.view.nodeDoubleClicked.connect(self.toggle_group)
         g.view.clusterDoubleClicked.connect(self.toggle_group)
         g.view.backgroundClicked.connect(lambda: self.session.select(None, remember=False))
@@ -258,6 +258,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{len(docs)} documents from {path}")
         return True
 
+    def select_box(self, visible_id):
+        """A click on a box of the graph view."""
+        try:
+            self.session.select(visible_id)
+        except KeyError:
+            pass  # a box of a picture being replaced (a new layout is on its way)
+
     def select_position(self, position):
         self._hint = {"fit": True}
         self.session.select_position(position)
@@ -284,6 +291,7 @@ class MainWindow(QMainWindow):
         self.session.set_level(level)
 
     def go_to_node(self, node):
+        self._hint = {"centre": True}
         try:
             self.session.select_node(node)
         except ValueError as e:
@@ -384,15 +392,15 @@ class MainWindow(QMainWindow):
         self.token_strip.set_position(self.session.position)
         self.graph.set_level(self.session.view.level if self.session.view else None)
         hint, self._hint = self._hint, {}
-        self._refresh_graph(anchor=hint.get("anchor"), fit=hint.get("fit", False))
+        self._refresh_graph(anchor=hint.get("anchor"), fit=hint.get("fit", False), centre=hint.get("centre", False))
 
-    def _refresh_graph(self, anchor=None, fit=False):
+    def _refresh_graph(self, anchor=None, fit=False, centre=False):
         rendered = self.session.rendered()
         if rendered is None:
             return
         key = (rendered.shape_key, RANKDIR)
         if key == self._shown_key:
-            self._show_graph(rendered, self.graph.view.layout, anchor, fit)
+            self._show_graph(rendered, self.graph.view.layout, anchor, fit, centre)
             return
         self._layout_generation += 1
         generation = self._layout_generation
@@ -406,7 +414,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(NOTICE_DELAY_MS, lambda: self._notice_if_waiting(generation, count))
         self.graphviz.submit(
             lambda: layout_view(rendered, RANKDIR),
-            lambda layout: self._layout_ready(generation, key, layout, anchor, fit),
+            lambda layout: self._layout_ready(generation, key, layout, anchor, fit, centre),
             self._layout_failed,
         )
 
@@ -414,7 +422,7 @@ class MainWindow(QMainWindow):
         if generation == self._layout_generation and self.graphviz.busy:
             self.graph.set_notice(f"Graphviz is laying out {count} boxes…")
 
-    def _layout_ready(self, generation, key, layout, anchor, fit):
+    def _layout_ready(self, generation, key, layout, anchor, fit, centre):
         if generation != self._layout_generation:
             return  # the view changed again while dot ran; a newer layout is on its way
         rendered = self.session.rendered()
@@ -422,7 +430,7 @@ class MainWindow(QMainWindow):
             return
         self.graph.set_notice("")
         self._shown_key = key
-        self._show_graph(rendered, layout, anchor, fit)
+        self._show_graph(rendered, layout, anchor, fit, centre)
 
     def _layout_failed(self, error):
         self.graph.set_notice("")
@@ -439,13 +447,15 @@ class MainWindow(QMainWindow):
             self.show_error("Layout failed", f"{type(error).__name__}: {error}")
         self.graphShown.emit()
 
-    def _show_graph(self, rendered, layout, anchor, fit):
+    def _show_graph(self, rendered, layout, anchor, fit, centre=False):
         selected = self.session.selection.visible
         trace, position = self.session.trace, self.session.position
         root = trace.loss_node if position is None else trace.position_loss_nodes[position]
         home = rendered.visible_id(root)
         self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home)
-        if selected is not None and anchor is None:
+        if selected is not None and centre:
+            self.graph.view.centre_on(selected, zoom_to_read=True)  # clicked through to it: show it
+        elif selected is not None and anchor is None:
             self.graph.view.ensure_visible(selected)
         self.graphShown.emit()
 

@@ -1,15 +1,19 @@
 """Backward replay: a slider (and Play) over the backward order; grads appear node by node.
 
 Emits the grads at the chosen position (core/replay.py) and a frame Trace whose grad columns
-show them, so views, the overview and exports can colour by it.
+show them, so views, the overview and exports can colour by it. Preparing the replay of a
+step reads its whole wiring (most of a second): in the app that runs in a worker thread.
 """
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from core.replay import replay_of, trace_at
+from microgpt_viz.background import Background
 from microgpt_viz.labels import node_text
 
 TICK_MS = 40
+EXPLANATION = ("Backward visits the nodes from the loss to the inputs; slide or play to watch the grads "
+               "appear node by node in the graph and the overview.")
 
 
 class ReplayPanel(QWidget):
@@ -20,6 +24,10 @@ class ReplayPanel(QWidget):
         super().__init__(parent)
         self.trace = None
         self.replay = None
+        self.background = Background()
+        self.explanation = QLabel(EXPLANATION)
+        self.explanation.setWordWrap(True)
+        self.explanation.setStyleSheet("color: #666;")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.play = QPushButton("Play")
@@ -37,8 +45,10 @@ class ReplayPanel(QWidget):
         row.addWidget(self.stride)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.explanation)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        layout.addStretch(1)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
@@ -46,9 +56,19 @@ class ReplayPanel(QWidget):
         self.slider.valueChanged.connect(self._moved)
 
     def set_trace(self, trace):
+        """A new step: prepare its replay; the slider waits until it is ready."""
         self.play.setChecked(False)
+        self.slider.setEnabled(False)
+        self.play.setEnabled(False)
+        self.status.setText(f"preparing the replay of step {trace.step + 1}…")
+        self.background.run(lambda: replay_of(trace), lambda replay: self._ready(trace, replay), self._failed)
+
+    def _failed(self, error):
+        self.status.setText(f"no replay: {type(error).__name__}: {error}")
+
+    def _ready(self, trace, replay):
         self.trace = trace
-        self.replay = replay_of(trace)
+        self.replay = replay
         self.slider.blockSignals(True)
         self.slider.setRange(0, self.replay.size)
         self.slider.setValue(self.replay.size)  # a new step shows its finished backward

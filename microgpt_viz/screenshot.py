@@ -75,6 +75,8 @@ class Screenshot(QObject):
                 w.focus_scope(value)
             elif key == "node":
                 w.go_to_node(value)
+            elif key == "cell":
+                w.select_attention_cell(*value)
             elif key == "level":
                 w.set_level(value)
             elif key == "colour":
@@ -87,6 +89,8 @@ class Screenshot(QObject):
                 w.search.query.returnPressed.emit()
             elif key == "steps":
                 w.run(value)
+            elif key == "samples":
+                w.sample(value)
             elif key == "dock":
                 w.docks[value].show()
                 w.docks[value].raise_()
@@ -94,7 +98,7 @@ class Screenshot(QObject):
                 self.zoom = value
             elif key == "grab":
                 self.target = value
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, IndexError) as e:
             self._finish(2, f"--select {key}={value}: {e}")
 
     def _widget(self):

@@ -7,11 +7,13 @@ settle (training idle, layout drawn) before the next:
     expand=pos2/layer0/attn/head2     open a group (toggle=... flips it)
     focus=pos2/layer0/attn/head2      zoom the graph into a scope
     node=28663  or just  28663        select a node (opening what hides it)
+    cell=0:2:3:1           click the attention cell layer 0, head 2, query 3, key 1
     level=vector           module, vector or scalar
     colour=data            grad, |grad| or data
     attention=logits       weights, logits or grads
     search=op:exp pos:2    run a search and jump to the first match
     steps=5                train 5 updates first (then the next step is recorded)
+    samples=10             generate 10 names at the current parameters
     dock=search            bring a dock to the front
     zoom=1.5               zoom the graph view by this factor at the end
     size=1600x1000         window size
@@ -21,7 +23,7 @@ settle (training idle, layout drawn) before the next:
 from dataclasses import dataclass
 
 GRAB_TARGETS = ("window", "graph", "attention", "inspector", "overview", "tokens", "training", "source", "search")
-KEYS = ("token", "expand", "toggle", "focus", "node", "level", "colour", "attention", "search", "steps", "dock", "zoom", "size", "grab")
+KEYS = ("token", "cell", "expand", "toggle", "focus", "node", "level", "colour", "attention", "search", "steps", "samples", "dock", "zoom", "size", "grab")
 
 
 class SelectError(ValueError):
@@ -55,11 +57,16 @@ def _value(key, value, part):
     try:
         if key == "token":
             return None if value in ("all", "") else int(value)
-        if key in ("node", "steps"):
+        if key in ("node", "steps", "samples"):
             number = int(value)
             if number < 0:
                 raise ValueError
             return number
+        if key == "cell":
+            numbers = tuple(int(v) for v in value.split(":"))
+            if len(numbers) != 4 or min(numbers) < 0:
+                raise ValueError
+            return numbers
         if key == "zoom":
             factor = float(value)
             if not factor > 0:

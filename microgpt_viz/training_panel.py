@@ -5,7 +5,7 @@ TrainingController, so the panel runs on its own in tests.
 """
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QListWidget, QProgressBar,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QListWidget, QProgressBar,
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -20,9 +20,13 @@ class TrainingPanel(QWidget):
     resetRequested = pyqtSignal(str)  # preset name
     learningRateChanged = pyqtSignal(float)
     sampleRequested = pyqtSignal(int)  # how many names
+    fastChanged = pyqtSignal(bool)  # Run N on the NumPy fast-forward engine (True) or the scalar one
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._position_text = ""
+        self._locked = None  # why the training controls are off (a script's step is shown), or None
+        self._busy = False
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("One Adam update, then record the next step (Space)")
         self.run_button = QPushButton("Run N:")
@@ -31,6 +35,10 @@ class TrainingPanel(QWidget):
         self.run_count.setRange(1, 100000)
         self.run_count.setValue(20)
         self.run_count.setToolTip("how many updates Run takes")
+        self.fast = QCheckBox("fast-forward")
+        self.fast.setChecked(True)
+        self.fast.setToolTip("Run N takes its updates on the NumPy engine (same numbers to ~1e-12, hundreds of times faster);\n"
+                             "the step after them is recorded on the scalar engine. Off: every update on the scalar engine.")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop after the current update (Esc)")
         self.reset_button = QPushButton("Reset")
@@ -60,6 +68,7 @@ class TrainingPanel(QWidget):
         preset_row.addWidget(self.reset_button)
         settings.addRow("preset", preset_row)
         settings.addRow("learning rate", self.learning_rate)
+        settings.addRow("Run N", self.fast)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
@@ -79,16 +88,32 @@ class TrainingPanel(QWidget):
         self.reset_button.clicked.connect(lambda: self.resetRequested.emit(self.preset.currentText()))
         self.learning_rate.editingFinished.connect(lambda: self.learningRateChanged.emit(self.learning_rate.value()))
         self.sample_button.clicked.connect(lambda: self.sampleRequested.emit(10))
+        self.fast.toggled.connect(self.fastChanged)
+        self._tooltips = {w: w.toolTip() for w in self._training_controls()}
         self.set_busy(False)
 
+    def _training_controls(self):
+        return (self.step_button, self.run_button, self.run_count, self.reset_button, self.sample_button,
+                self.preset, self.learning_rate, self.fast)
+
+    def set_locked(self, reason):
+        """Turn the training controls off, each saying `reason` in its tooltip; None turns them back on."""
+        self._locked = reason
+        for widget, tip in self._tooltips.items():
+            widget.setToolTip(f"{reason}" if reason else tip)
+        self.set_busy(self._busy)
+
     def set_busy(self, busy):
-        for widget in (self.step_button, self.run_button, self.reset_button, self.sample_button, self.preset):
-            widget.setEnabled(not busy)
+        self._busy = busy
+        waits_for_idle = (self.step_button, self.run_button, self.reset_button, self.sample_button, self.preset)
+        for widget in self._training_controls():
+            widget.setEnabled(not self._locked and not (busy and widget in waits_for_idle))
         self.cancel_button.setEnabled(busy)
         if not busy:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat("idle")
+            self.status.setText(self._position_text)
 
     def set_progress(self, text, done, total):
         if total:
@@ -103,7 +128,13 @@ class TrainingPanel(QWidget):
 
     def set_position(self, step_index, planned, doc, loss):
         """Where training stands: the step on screen and its loss."""
-        self.status.setText(f"step {step_index + 1} of {planned} on {doc!r}: loss {loss:.4f}")
+        self._position_text = f"step {step_index + 1} of {planned} on {doc!r}: loss {loss:.4f}"
+        self.status.setText(self._position_text)
+
+    def set_status(self, text):
+        """What the panel says while idle (e.g. that a script's step is shown)."""
+        self._position_text = text
+        self.status.setText(text)
 
     def set_config(self, preset_name, learning_rate):
         self.preset.setCurrentText(preset_name)

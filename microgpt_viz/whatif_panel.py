@@ -1,17 +1,22 @@
 """What-if: give the selected node another value, see the loss and every value downstream move.
 
 The edit is computed on the recorded graph (core/reevaluate.py); the step itself never
-changes, so Undo just forgets the result.
+changes, so Undo just forgets the result. Flattening the step for recomputation takes most
+of a second the first time: in the app edits run in the debug panels' worker thread.
 """
 import numpy as np
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from core.reevaluate import Reevaluator
+from microgpt_viz.background import Background
 from microgpt_viz.labels import node_text, number
 from microgpt_viz.node_table import NodeTable
 
 SHOWN = 200  # most changed nodes listed
+EXPLANATION = ("Give the selected value another number: the forward and backward are recomputed, the loss "
+               "and every value downstream move, and the graph is coloured by the change. Undo forgets it.")
+ERROR_STYLE = "color: #b00020;"
 
 
 class WhatIfPanel(QWidget):
@@ -24,6 +29,10 @@ class WhatIfPanel(QWidget):
         self.node = None
         self.result = None
         self._reevaluator = None
+        self.background = Background()
+        self.explanation = QLabel(EXPLANATION)
+        self.explanation.setWordWrap(True)
+        self.explanation.setStyleSheet("color: #666;")
         self.target = QLabel("select a value in the graph to edit it")
         self.target.setWordWrap(True)
         self.value = QLineEdit()
@@ -39,6 +48,7 @@ class WhatIfPanel(QWidget):
         row.addWidget(self.undo)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.explanation)
         layout.addWidget(self.target)
         layout.addLayout(row)
         layout.addWidget(self.outcome)
@@ -50,6 +60,7 @@ class WhatIfPanel(QWidget):
         self._enable()
 
     def set_trace(self, trace):
+        self.background.cancel()
         self.trace = trace
         self._reevaluator = None
         self.node = None
@@ -76,17 +87,36 @@ class WhatIfPanel(QWidget):
             value = float(self.value.text())
         except ValueError:
             self.outcome.setText(f"not a number: {self.value.text()!r}")
-            self.outcome.setStyleSheet("color: #b00020;")
+            self.outcome.setStyleSheet(ERROR_STYLE)
             return None
         return self.edit(value)
 
     def edit(self, value):
+        """Set the selected node to `value`; returns the WhatIf when computed inline, else None (resultChanged tells)."""
         if self.node is None:
             return None
-        if self._reevaluator is None:
-            self._reevaluator = Reevaluator(self.trace)
-        result = self.result = self._reevaluator.set_node(self.node, value)
+        trace, node, reevaluator = self.trace, self.node, self._reevaluator
+
+        def job():
+            nonlocal reevaluator
+            reevaluator = reevaluator or Reevaluator(trace)
+            return reevaluator, reevaluator.set_node(node, value)
+
+        self.value.setText(repr(float(value)))
         self.outcome.setStyleSheet("")
+        self.outcome.setText("recomputing the step…")
+        self.apply.setEnabled(False)
+        self.background.run(job, lambda done: self._show(trace, node, *done), self._failed)
+        return None if self.background.busy else self.result
+
+    def _failed(self, error):
+        self._enable()
+        self.outcome.setStyleSheet(ERROR_STYLE)
+        self.outcome.setText(f"cannot recompute this step: {error}")
+
+    def _show(self, trace, node, reevaluator, result):
+        self._reevaluator = reevaluator
+        self.result = result
         changed = result.changed_nodes()
         self.outcome.setText(
             f"loss {number(result.loss_before)} → {number(result.loss_after)} (Δ {result.loss_delta:+.4e}); "
@@ -94,18 +124,19 @@ class WhatIfPanel(QWidget):
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             move = np.nan_to_num(np.abs(result.data_delta[changed]) + np.abs(result.grad_delta[changed]), nan=np.inf)
-        order = changed[np.argsort(-move, kind="stable")][:SHOWN]
-        t = self.trace
+        order = changed[np.argsort(-move, kind="stable")]
+        order = ([node] + [n for n in order if n != node])[:SHOWN]  # the edited value first
+        t = trace
         self.table.set_rows([
             ((node_text(t, n), number(t.data[n]), number(result.data[n]), number(t.grad[n]), number(result.grad[n])), int(n), None)
             for n in order
         ])
         self._enable()
         self.resultChanged.emit(result)
-        return result
 
     def clear(self):
         """Undo: forget the edit; the recorded step was never changed."""
+        self.background.cancel()
         had = self.result is not None
         self.result = None
         self.outcome.setText("")

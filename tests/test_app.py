@@ -140,10 +140,11 @@ def test_step_twice_grows_losses_updates_graph_and_keeps_expansion(qtbot, window
         assert session.trace.step == expected
         assert window.training_panel.loss_plot.losses == session.losses
         assert group in session.view.expanded and isinstance(window.graph.view.item_for(group), ClusterItem)
-        # the boxes now show the new step's numbers
-        after = {vid: item.node for vid, item in window.graph.view.nodes.items()}
-        shared = set(before) & set(after)
-        assert shared and any(after[v] is not before[v] for v in shared)
+        # every box now shows the new step's numbers
+        rendered = session.rendered()
+        assert rendered.trace is session.trace
+        assert all(window.graph.view.nodes[n.id].node is n for n in rendered.nodes)
+        assert not any(item.node is before.get(vid) for vid, item in window.graph.view.nodes.items())
     assert session.trace is not first
 
 
@@ -361,3 +362,54 @@ def test_widgets_run_on_their_own(qtbot, window):
     panel.set_trace(trace)
     image = panel.canvas.to_image(scale=1.0)
     assert image.width() > 200 and image.height() > 100
+
+
+def test_breadcrumb_focus_collapse_by_title_and_text_level_of_detail(qtbot, window):
+    session, view = window.session, window.graph.view
+    window.go_to_node(int(window.session.trace.attention_nodes[0, 1, 2, 0]))
+    settle(qtbot, window)
+    crumbs = window.graph.breadcrumb
+    assert crumbs.texts()[1:4] == ["pos2", "layer0", "attn"]
+    # clicking a crumb focuses the graph on that scope
+    button = crumbs._layout.itemAt(2 * 3).widget()  # root, ›, pos2, ›, layer0, ›, attn
+    assert button.text() == "attn"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
+    assert session.view.scope == "pos2/layer0/attn"
+    shown = session.rendered().nodes
+    assert any(n.scope.startswith("pos2/layer0/attn/") for n in shown)
+    assert not any(n.scope.startswith(("pos2/layer0/mlp", "pos2/lm_head", "pos2/softmax")) for n in shown)  # downstream of the focus
+    # double-clicking the title of an open frame closes it
+    group = "pos2/layer0/attn/head1/softmax"
+    assert group in session.view.expanded and isinstance(view.item_for(group), ClusterItem)
+    frame = view.item_for(group)
+    view.centerOn(frame.title_rect().center())
+    point = view.mapFromScene(frame.title_rect().center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    settle(qtbot, window)
+    assert group not in session.view.expanded
+    assert not isinstance(view.item_for(group), ClusterItem)
+    # text disappears when zoomed too far out to read, and comes back
+    view.zoom(0.1)
+    assert not view.text_visible
+    some = next(iter(view.nodes.values()))
+    assert not some.texts[0].isVisible()
+    view.zoom(10)
+    assert view.text_visible and some.texts[0].isVisible()
+
+
+def test_the_window_shows_before_the_first_step_is_recorded(qtbot, tmp_path, boxes):
+    settings = QSettings(str(tmp_path / "early.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Trainer(DOCS, preset("original")), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    assert window.isVisible() and window.session.trace is None
+    assert window.training.busy and "recording" in window.training_panel.status.text()
+    assert not window.training_panel.step_button.isEnabled()
+    window.repaint()  # it can paint while the worker records
+    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+        pass
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=WAIT_MS)
+    assert window.session.trace is not None and window.training_panel.step_button.isEnabled()
+    window.close()

@@ -94,7 +94,7 @@ def test_whatif_panel_applies_an_edit_and_undoes_it(qtbot, trace):
     assert "loss " in panel.outcome.text() and "values changed" in panel.outcome.text()
     assert panel.table.rowCount() > 1
     listed = [panel.table.node_at(r) for r in range(panel.table.rowCount())]
-    assert set(listed) <= set(result.changed_nodes().tolist())
+    assert listed[0] == node and set(listed) <= set(result.changed_nodes().tolist())
     with qtbot.waitSignal(panel.resultChanged) as undone:
         qtbot.mouseClick(panel.undo, Qt.MouseButton.LeftButton)
     assert undone.args == [None] and panel.table.rowCount() == 0 and not panel.undo.isEnabled()
@@ -181,8 +181,17 @@ def test_docks_follow_the_step_and_rows_jump_to_nodes(qtbot, window):
     assert panels.whatif.node == node and panels.gradcheck.check_selected.isEnabled()
     panels.docks["replay"].raise_()
     qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=WAIT_MS)
+    settle(qtbot, window)
     panels.replay.set_position(0)
     assert np.count_nonzero(window.overview.trace.grad) == 1  # the minimap shows the replay frame
+    loss_box = window.session.rendered().visible_id(window.session.trace.loss_node)
+    drawn = window.graph.view.nodes
+    # before backward starts only the loss has a gradient; the boxes on screen say so
+    assert all(item.node.max_abs_grad == 0 for vid, item in drawn.items() if vid != loss_box)
+    panels.replay.set_position(panels.replay.replay.size)
+    recorded = {n.id: n.max_abs_grad for n in window.session.rendered().nodes}
+    assert any(v > 0 for v in recorded.values())
+    assert all(item.node.max_abs_grad == recorded[vid] for vid, item in drawn.items())
 
 
 def test_save_and_open_training_state(qtbot, window, boxes, tmp_path):  # noqa: F811

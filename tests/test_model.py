@@ -4,7 +4,6 @@ import random
 import pytest
 
 from core.config import ConfigError, Config, preset
-from core.data import load_docs
 from core.model import GPT
 from core.reference import plain_copy, plain_step
 from core.train import Trainer, step_loss

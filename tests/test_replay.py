@@ -106,3 +106,26 @@ def test_trace_at_is_a_frame_an_exporter_can_colour(trace):
     assert np.isnan(frame.attention_weight_grads[~causal]).all()
     end = trace_at(trace, trace.num_nodes)
     assert np.array_equal(end.attention_weight_grads, trace.attention_weight_grads, equal_nan=True)
+
+
+def test_a_rendered_view_regraded_for_a_backward_position(trace):
+    from core.replay import regraded, trace_at
+    from core.view import View
+
+    view = View.for_token(trace, 1)
+    view.expand_to_depth(3)
+    rendered = view.render()
+    k = trace.num_nodes // 2
+    frame = trace_at(trace, k)
+    shown = regraded(rendered, frame)
+    assert [n.id for n in shown.nodes] == [n.id for n in rendered.nodes] and shown.trace is frame
+    grads = frame.grad
+    for before, after in zip(rendered.nodes, shown.nodes):
+        assert after.max_abs_grad == np.max(np.abs(grads[before.members]))
+        if before.grad is not None:
+            assert after.grad == grads[before.node]
+        assert after.label == before.label and after.data == before.data
+    assert shown.node(shown.nodes[0].id) is shown.nodes[0]
+    # at the end of backward the picture is the recorded one
+    end = regraded(rendered, trace_at(trace, trace.num_nodes))
+    assert [(n.grad, n.max_abs_grad) for n in end.nodes] == [(n.grad, n.max_abs_grad) for n in rendered.nodes]

@@ -1,10 +1,16 @@
-"""`microgpt-viz gradcheck`: recorded gradients against central finite differences of the loss."""
+"""`microgpt-viz gradcheck`: recorded gradients against central finite differences of the loss.
+
+With --script, the gradients are those the user's own backward() computed, checked against
+finite differences through the graph their script built.
+"""
 import argparse
 import re
+from pathlib import Path
 
-from core.gradcheck import STEP, TOLERANCE, GradChecker, param_node, sample_params
+from core.gradcheck import STEP, TOLERANCE, GradChecker, NotReplayable, param_node, sample_params
 from microgpt_viz.cli import UserError, _non_negative_int, _positive_float
 from microgpt_viz.commands.recorded_step import record_from_args
+from microgpt_viz.commands.script_source import add_script_arguments, trace_from_script
 
 NAME = "gradcheck"
 DEFAULT_PARAMS = 20
@@ -32,11 +38,12 @@ def add_parser(subparsers, add_common, add_step_choice):
     parser.add_argument("--tolerance", type=_positive_float, default=TOLERANCE, metavar="T", help=f"largest relative error that passes (default {TOLERANCE:g})")
     parser.add_argument("--nudge", type=_positive_float, default=STEP, metavar="H", help=f"finite-difference step, relative to max(1, |value|) (default {STEP:g})")
     parser.add_argument("--pick-seed", type=int, default=0, metavar="S", help="seed for choosing the random parameters (default 0)")
+    add_script_arguments(parser)
     return parser
 
 
 def run(args):
-    _, trace = record_from_args(args)
+    trace = trace_from_script(args) if args.script else record_from_args(args)[1]
     nodes = list(args.node)
     for node in nodes:
         if node >= trace.num_nodes:
@@ -50,9 +57,16 @@ def run(args):
     nodes += [n for n in sample_params(trace, count, args.pick_seed) if n not in set(nodes)]
     if not nodes:
         raise UserError("nothing to check: give --params N, --node ID or --param M[r][c]")
-    report = GradChecker(trace, args.nudge, args.tolerance).check(nodes)
+    try:
+        report = GradChecker(trace, args.nudge, args.tolerance).check(nodes)
+    except NotReplayable as e:
+        raise UserError(str(e)) from None
 
-    print(f"gradcheck of step {trace.step} on {trace.doc!r} ({args.preset}): {len(report.rows)} nodes, nudge {report.step:g}, tolerance {report.tolerance:g}")
+    if args.script:
+        what = f"{Path(args.script).name}, first backward()" + (f" on {trace.doc!r}" if trace.doc else "")
+    else:
+        what = f"step {trace.step} on {trace.doc!r} ({args.preset})"
+    print(f"gradcheck of {what}: {len(report.rows)} nodes, nudge {report.step:g}, tolerance {report.tolerance:g}")
     print(f"{'node':>7}  {'what':<34} {'recorded':>14} {'numerical':>14} {'abs err':>9} {'rel err':>9}  verdict")
     for row in report.rows:
         verdict = "kink" if row.kink else ("FAIL" if report.failed(row) else "ok")
