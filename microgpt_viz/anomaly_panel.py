@@ -77,6 +77,7 @@ class AnomalyPanel(QWidget):
         if report is None:
             return
         errors, warnings = len(report.of_severity("error")), len(report.of_severity("warning"))
-        self.summary.setText(f"step {report.step + 1} on {report.doc!r}: {errors} errors, {warnings} warnings")
+        what = f"step {report.step + 1} on {report.doc!r}" if report.doc else "the script's step"
+        self.summary.setText(f"{what}: {errors} errors, {warnings} warnings")
         findings = [f for f in report.findings if not self.problems_only.isChecked() or f.severity != "info"]
         self.table.set_rows([((f.severity, f.kind, f.message), f.nodes[0] if f.nodes else None, COLOURS[f.severity]) for f in findings])

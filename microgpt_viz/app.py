@@ -71,6 +71,5 @@ def run_app(args):
     window.show()
     QTimer.singleShot(0, window.start)
     code = app.exec()
-    window.training.shutdown()
-    window.graphviz.shutdown()
+    window.shutdown()
     return code

@@ -4,7 +4,8 @@ Rows are queries (the position doing the looking), columns are keys (the positio
 at); cells above the diagonal are masked (a token cannot see the future) and drawn hatched.
 Show the softmax weights, the logits fed to it, or d loss / d weight. Hover for the value;
 click a cell to select that softmax output in the graph. Painted by hand so the same code
-draws the widget and the PNG / SVG export.
+draws the widget and the PNG / SVG export. A step recorded from a user's script has no
+attention tables (the app cannot tell which of its values are attention): the canvas says so.
 """
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ GAP = 16
 COLOUR_BAR = 86
 MIN_CELL = 10.0  # below this the dock scrolls instead of shrinking the heatmaps
 EXPORT_CELL = 36.0
+NOT_AVAILABLE = "Attention heatmaps are not available for scripts: a script's step has no attention tables."
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ class AttentionCanvas(QWidget):
         self.updateGeometry()
         self.update()
 
+    @property
+    def available(self):
+        """There are heatmaps to draw (a step of the model, not a user's script)."""
+        return self.trace is not None and self.trace.attention_weights.size > 0
+
     def set_mode(self, mode):
         if mode not in MODES:
             raise ValueError(f"unknown attention mode {mode!r} (choose from {', '.join(MODES)})")
@@ -86,10 +93,10 @@ class AttentionCanvas(QWidget):
         self.update()
 
     def sizeHint(self):
-        return self._size_for(24.0) if self.trace is not None else QSize(520, 260)
+        return self._size_for(24.0) if self.available else QSize(520, 260)
 
     def minimumSizeHint(self):
-        return self._size_for(MIN_CELL) if self.trace is not None else QSize(260, 140)
+        return self._size_for(MIN_CELL) if self.available else QSize(260, 140)
 
     def _size_for(self, cell):
         layers, heads, positions = self._shape()
@@ -116,7 +123,7 @@ class AttentionCanvas(QWidget):
         return QRectF(x, y, side, side)
 
     def cell_at(self, x, y):
-        if self.trace is None:
+        if not self.available:
             return None
         layers, heads, positions = self._shape()
         cell = self.cell_size(self.width(), self.height())
@@ -171,9 +178,10 @@ class AttentionCanvas(QWidget):
     def paint(self, painter, width, height):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = QColor(30, 30, 30)
-        if self.trace is None:
+        if not self.available:
             painter.setPen(text)
-            painter.drawText(QRectF(0, 0, width, height), Qt.AlignmentFlag.AlignCenter, "no step recorded yet")
+            message = "no step recorded yet" if self.trace is None else NOT_AVAILABLE
+            painter.drawText(QRectF(0, 0, width, height), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
             return
         layers, heads, positions = self._shape()
         values = mode_values(self.trace, self.mode)
@@ -260,6 +268,8 @@ class AttentionCanvas(QWidget):
 
     # ---- export ---------------------------------------------------------------------
     def export_size(self):
+        if not self.available:
+            return 520, 120
         size = self._size_for(EXPORT_CELL)
         return size.width(), max(size.height(), 300)
 
@@ -329,6 +339,8 @@ class AttentionPanel(QWidget):
 
     def set_trace(self, trace):
         self.canvas.set_trace(trace)
+        for button in self.buttons.buttons():  # nothing to switch between for a script's step
+            button.setEnabled(self.canvas.available)
 
     def set_mode(self, mode):
         self.canvas.set_mode(mode)
@@ -337,7 +349,7 @@ class AttentionPanel(QWidget):
 
     def select_node(self, trace, node):
         """Outline the cell whose softmax output is `node` (if it is one)."""
-        if trace is None or node is None:
+        if trace is None or node is None or not trace.attention_nodes.size:
             self.canvas.set_selected(None)
             return
         hits = np.argwhere(trace.attention_nodes == node)

@@ -23,6 +23,7 @@ class Breadcrumb(QWidget):
         while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # deleted only when the event loop next runs: never drawn meanwhile
                 item.widget().deleteLater()
         self.parts = [(root_text, "")]
         focus_parts = focus.split("/") if focus else []

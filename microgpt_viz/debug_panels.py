@@ -52,24 +52,20 @@ class DebugPanels:
 
     def _build_docks(self):
         w = self.window
-        first = None
+        # tabbed behind the attention dock; the window's restoreState makes the group (see dock_layout.py)
+        group = next((g for g in w.dock_groups if "dock_attention" in g), None)
+        if group is None:
+            group = []
+            w.dock_groups.append(group)
         for name, (title, panel) in self.panels.items():
             dock = QDockWidget(title, w)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(panel)
             w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-            if first is None:
-                anchor = w.docks.get("attention")
-                if anchor is not None:
-                    w.tabifyDockWidget(anchor, dock)
-                first = dock
-            else:
-                w.tabifyDockWidget(first, dock)
+            group.append(dock.objectName())
             dock.visibilityChanged.connect(lambda visible, n=name: visible and self._catch_up(n))
             self.docks[name] = dock
             w.docks[name] = dock
-        if "attention" in w.docks:
-            w.docks["attention"].raise_()
 
     def _connect(self):
         w = self.window
@@ -117,9 +113,14 @@ class DebugPanels:
         self.gradcheck.set_trace(trace)
         for name in LAZY:
             self._stale.add(name)
-            if self._visible(name):
+            if self._wanted(name):
                 self._catch_up(name)
         self._selection_changed()
+
+    def _wanted(self, name):
+        """A new step's analysis is needed now: the dock is on screen, or the graph is coloured by its diff."""
+        colouring = name == "diff" and self.diff.pinned is not None and self.diff.colour.isChecked()
+        return colouring or self._visible(name)
 
     def _catch_up(self, name):
         trace = self.window.session.trace
@@ -140,7 +141,7 @@ class DebugPanels:
         w.overview.set_trace(frame)
         rendered = w.session.rendered()
         if rendered is not None and set(w.graph.view.nodes) == {n.id for n in rendered.nodes}:
-            w.graph.recolour(regraded(rendered, frame), w.session.colour_by)
+            w.graph.recolour(regraded(rendered, frame), w.session.colour_by, w.session.change)
 
     def _graph_shown(self):
         # a new layout is drawn with the recorded grads: keep showing the replay position instead

@@ -4,7 +4,7 @@ Diffing reads both steps' wiring (most of a second for a new step): in the app i
 the debug panels' worker thread.
 """
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.diff import ShapeMismatch, diff
 from microgpt_viz.background import Background
@@ -21,6 +21,7 @@ class DiffPanel(QWidget):
     nodeClicked = pyqtSignal(int)
     diffChanged = pyqtSignal(object)  # core.diff.TraceDiff, or None
     recordRequested = pyqtSignal(str)  # please record this doc at the current parameters (set_b)
+    colourToggled = pyqtSignal(bool)  # "colour the graph by change" was switched
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -36,6 +37,9 @@ class DiffPanel(QWidget):
         self.unpin = QPushButton("Unpin")
         self.record_b = QPushButton("Record A's doc now")
         self.record_b.setToolTip("record the pinned step's doc at the current parameters, so the two graphs line up")
+        self.colour = QCheckBox("colour the graph by change")
+        self.colour.setChecked(True)
+        self.colour.setToolTip("while B is the step on screen, colour its boxes by B − A (Δ data; Δ grad in the colour menu)")
         self.summary = QLabel(IDLE)
         self.summary.setWordWrap(True)
         self.table = NodeTable(["where", "changed", "data change", "grad change"])
@@ -44,6 +48,7 @@ class DiffPanel(QWidget):
         row.addWidget(self.unpin)
         row.addWidget(self.record_b)
         row.addStretch(1)
+        row.addWidget(self.colour)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.explanation)
@@ -53,6 +58,7 @@ class DiffPanel(QWidget):
         self.table.nodeClicked.connect(self.nodeClicked)
         self.pin.clicked.connect(self.pin_current)
         self.unpin.clicked.connect(self.clear)
+        self.colour.toggled.connect(self.colourToggled)
         self.record_b.clicked.connect(lambda: self.pinned is not None and self.recordRequested.emit(self.pinned.doc))
         self.unpin.setEnabled(False)
         self.record_b.setEnabled(False)
@@ -83,7 +89,8 @@ class DiffPanel(QWidget):
         self.result = None
         self.table.set_rows([])
         a, b = self.pinned, self.recorded_b if self.recorded_b is not None else self.trace
-        self.record_b.setEnabled(a is not None and b is not None and b.doc != a.doc)
+        # only the model's steps can be recorded again (a script's step ran in the script)
+        self.record_b.setEnabled(a is not None and b is not None and b.doc != a.doc and a.config is not None)
         if a is None or b is None or a is b:
             self.background.cancel()
             self.summary.setText(IDLE if a is None or b is None else f"A = step {a.step + 1} on {a.doc!r}; take steps to compare")

@@ -17,6 +17,8 @@ def format_of(path, default="svg"):
 def view_title(trace, position, focus):
     if position is None:
         what = "loss of the whole step"
+    elif position + 1 >= len(trace.token_labels):  # a user's script that does not say its tokens
+        what = f"loss of position {position}"
     else:
         labels = trace.token_labels
         what = f"loss of position {position} (reads {labels[position]!r}, predicts {labels[position + 1]!r})"

@@ -6,7 +6,7 @@ panels' worker thread.
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from core.gradcheck import GradChecker, sample_params
+from core.gradcheck import GradChecker, replay_problem, sample_params
 from microgpt_viz.background import Background
 from microgpt_viz.labels import number
 from microgpt_viz.node_table import NodeTable
@@ -25,6 +25,7 @@ class GradCheckPanel(QWidget):
         self.trace = None
         self.selected = None
         self.report = None
+        self.problem = None  # why this step cannot be checked (a script's op the checker cannot recompute), or None
         self.background = Background()
         self.explanation = QLabel(EXPLANATION)
         self.explanation.setWordWrap(True)
@@ -58,16 +59,20 @@ class GradCheckPanel(QWidget):
         self.background.cancel()
         self.trace = trace
         self.report = None
+        # the model's own steps hold only ops the tape replays; a script's may not (checking walks every node)
+        self.problem = replay_problem(trace) if trace.config is None else None
         self.table.set_rows([])
-        self.summary.setText(IDLE)
+        self.summary.setText(f"not available for this step: {self.problem}" if self.problem else IDLE)
         self.summary.setStyleSheet("")
+        self.check_sample.setEnabled(self.problem is None)
+        self.set_selected(self.selected)
 
     def set_selected(self, node):
         self.selected = node
-        self.check_selected.setEnabled(node is not None and self.trace is not None)
+        self.check_selected.setEnabled(node is not None and self.trace is not None and self.problem is None)
 
     def run_sample(self, count):
-        if self.trace is None:
+        if self.trace is None or self.problem:
             return None
         return self.run_nodes(sample_params(self.trace, count))
 

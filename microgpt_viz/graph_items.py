@@ -5,11 +5,13 @@ the exported diagram) puts them. Every item is built from Qt's own shape and tex
 none overrides paint(): a repaint never calls into Python, so it never has to win the GIL
 from the training thread, and pans stay smooth while a run goes. Text is shown or hidden
 as a whole when zooming crosses the readable size (GraphView.set_text_visible), and pens,
-brushes and fonts are shared between items.
+brushes and fonts are shared between items. An edge that stands for one scalar edge carries
+its local gradient (d consumer / d input) as a small label at its middle, made the first time
+the view is zoomed in far enough to read it.
 """
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
-from PyQt6.QtWidgets import QGraphicsPathItem, QGraphicsPolygonItem, QGraphicsSimpleTextItem
+from PyQt6.QtWidgets import QGraphicsPathItem, QGraphicsPolygonItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
 from core.layout import FONT_SIZE, LINE_HEIGHT, PAD
 from microgpt_viz.labels import number
@@ -30,6 +32,8 @@ CLUSTER_PEN = _pen(QColor(150, 150, 170), 1.0)
 CLUSTER_FILLS = [QBrush(QColor(*c)) for c in ((244, 246, 251), (234, 238, 247), (224, 230, 243), (214, 222, 239))]
 CLUSTER_TITLE = QBrush(QColor(60, 60, 90))
 NO_PEN = QPen(Qt.PenStyle.NoPen)
+EDGE_LABEL_BACKGROUND = QBrush(QColor(252, 252, 252, 215))  # the view's background, so a crossing line does not garble it
+EDGE_LABEL_TEXT = QBrush(QColor(70, 70, 130))
 
 
 def _font(pixels, bold=False):
@@ -43,6 +47,8 @@ def _font(pixels, bold=False):
 LABEL_FONT = _font(int(FONT_SIZE), bold=True)
 VALUE_FONT = _font(int(FONT_SIZE) - 1)
 CLUSTER_FONT = _font(int(FONT_SIZE) + 1, bold=True)
+EDGE_LABEL_PX = int(FONT_SIZE) - 2
+EDGE_LABEL_FONT = _font(EDGE_LABEL_PX)
 
 
 def _rounded(rect, radius):
@@ -176,9 +182,10 @@ class ClusterItem(QGraphicsPathItem):
 
 
 class EdgeItem(QGraphicsPathItem):
-    """A Graphviz spline (cubic B-spline control points) with an arrow head at the consumer."""
+    """A Graphviz spline (cubic B-spline control points) with an arrow head at the consumer,
+    and, for a single scalar edge, its local gradient as a label (shown when zoomed in)."""
 
-    def __init__(self, source, target, points, tip, count):
+    def __init__(self, source, target, points, tip, count, local_grad=None):
         path = QPainterPath()
         if points:
             path.moveTo(*points[0])
@@ -186,6 +193,10 @@ class EdgeItem(QGraphicsPathItem):
                 path.cubicTo(QPointF(*points[k]), QPointF(*points[k + 1]), QPointF(*points[k + 2]))
         super().__init__(path)
         self.source, self.target = source, target
+        self.count = count
+        self.local_grad = local_grad
+        self.label = None  # the local-gradient label, made when first shown
+        self._hidden_area = None  # rect -> area of box / title text a label there would cover (placement)
         self.setPen(EDGE_PEN)
         self.setZValue(5)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
@@ -193,8 +204,100 @@ class EdgeItem(QGraphicsPathItem):
             arrow = QGraphicsPolygonItem(_arrow_head(points[-1], tip), self)
             arrow.setPen(NO_PEN)
             arrow.setBrush(EDGE_BRUSH)
-        if count > 1:
-            self.setToolTip(f"{count} scalar edges")
+        self._describe()
+
+    def _describe(self):
+        if self.count > 1:
+            self.setToolTip(f"{self.count} scalar edges")
+        elif self.local_grad is not None:
+            self.setToolTip(f"local gradient d {self.target} / d {self.source} = {number(self.local_grad, 8)}")
+
+    def label_text(self):
+        return number(self.local_grad, 3) if self.local_grad is not None else ""
+
+    def set_local_grad(self, local_grad):
+        """The next step's number on the same edge."""
+        if local_grad == self.local_grad:
+            return
+        self.local_grad = local_grad
+        self._describe()
+        if self.label is not None:
+            self._place_label()
+
+    def set_label_visible(self, visible, hidden_area=None):
+        """Show or hide the local-gradient label; hidden_area(rect) says how much text a spot would cover."""
+        if visible and self.label is None and self.local_grad is not None:
+            self.label = QGraphicsRectItem(self)
+            self.label.setPen(NO_PEN)
+            self.label.setBrush(EDGE_LABEL_BACKGROUND)
+            self.label.setZValue(1)
+            text = QGraphicsSimpleTextItem(self.label)
+            text.setFont(EDGE_LABEL_FONT)
+            text.setBrush(EDGE_LABEL_TEXT)
+            self._hidden_area = hidden_area
+            self._place_label()
+        if self.label is not None:
+            self.label.setVisible(visible and self.local_grad is not None)
+
+    def _place_label(self):
+        """Beside the line (its shaft stays visible), at the first spot along it, right or left,
+        that hides no box and no frame title; failing that, where it hides the least."""
+        text = self.label.childItems()[0]
+        text.setText(self.label_text())
+        size = text.boundingRect().size()
+        hidden_area = self._hidden_area or (lambda rect: 0.0)
+        best, best_hidden = None, None
+        for along in LABEL_SPOTS:
+            point = self.path().pointAtPercent(along)
+            for left in (point.x() + 3, point.x() - 3 - size.width()):
+                rect = QRectF(QPointF(left, point.y() - size.height() / 2), size).adjusted(-1, 0, 1, 0)
+                hidden = hidden_area(rect)
+                if best is None or hidden < best_hidden:
+                    best, best_hidden = rect, hidden
+                if hidden == 0:
+                    break
+            if best_hidden == 0:
+                break
+        self.label.setRect(best)
+        text.setPos(best.topLeft() + QPointF(1, 0))
+
+
+LABEL_SPOTS = (0.5, 0.35, 0.65, 0.2, 0.8)  # where along an edge its label may go, by preference
+
+
+class TextObstacles:
+    """Where the text of boxes and frame titles is, bucketed on a grid so a label finds its neighbours fast."""
+
+    CELL = 120.0  # points
+
+    def __init__(self, nodes, clusters):
+        self._cells = {}
+        for item in nodes:
+            self._add(item.rect)
+        for item in clusters:
+            self._add(item.title.sceneBoundingRect())
+
+    def _keys(self, rect):
+        c = self.CELL
+        for i in range(int(rect.left() // c), int(rect.right() // c) + 1):
+            for j in range(int(rect.top() // c), int(rect.bottom() // c) + 1):
+                yield i, j
+
+    def _add(self, rect):
+        for key in self._keys(rect):
+            self._cells.setdefault(key, []).append(rect)
+
+    def hidden_area(self, rect):
+        """Total area of text rectangles a label at `rect` would cover."""
+        seen, total = set(), 0.0
+        for key in self._keys(rect):
+            for other in self._cells.get(key, ()):
+                if id(other) in seen:
+                    continue
+                seen.add(id(other))
+                overlap = other.intersected(rect)
+                total += overlap.width() * overlap.height()
+        return total
 
 
 def _arrow_head(base, tip, width=3.5):

@@ -10,7 +10,7 @@ from microgpt_viz.breadcrumb import Breadcrumb
 from microgpt_viz.graph_view import GraphView
 from microgpt_viz.legend import Legend
 from microgpt_viz.node_colours import node_fills
-from microgpt_viz.session import COLOUR_MODES
+from microgpt_viz.session import CHANGE_MODES, COLOUR_MODES
 
 LEVEL_CHOICES = ("module", "vector", "scalar")
 
@@ -35,7 +35,8 @@ class GraphPanel(QWidget):
         self.level.setToolTip("Open every group down to this level of detail (scalar can take Graphviz a while)")
         self.colour = QComboBox()
         self.colour.addItems(COLOUR_MODES)
-        self.colour.setToolTip("Colour boxes by grad, |grad| or data")
+        self.colour.setToolTip("Colour boxes by grad, |grad| or data; Δ data and Δ grad colour by the change\n"
+                               "a what-if edit or a step diff makes (available while one is shown)")
         self.fit_button = QToolButton()
         self.fit_button.setText("Fit")
         self.fit_button.setToolTip("Show the whole graph (0)")
@@ -74,22 +75,29 @@ class GraphPanel(QWidget):
         self.fit_button.clicked.connect(lambda: self.view.fit(whole=True))
         self.view.viewport().installEventFilter(self)
         self._rendered = None
+        self.set_change_available(False)
 
-    def show_graph(self, rendered, layout, colour_mode, selected=None, anchor=None, fit=False, home=None):
-        fills, scale = node_fills(rendered, colour_mode)
+    def show_graph(self, rendered, layout, colour_mode, selected=None, anchor=None, fit=False, home=None, change=None):
+        fills, scale = node_fills(rendered, colour_mode, change)
         self._rendered = rendered
         self.view.show_graph(rendered, layout, fills, selected, anchor=anchor, fit=fit, home=home)
         self.legend.set_scale(scale)
         self._place_overlays()
 
-    def recolour(self, rendered, colour_mode):
-        fills, scale = node_fills(rendered, colour_mode)
+    def recolour(self, rendered, colour_mode, change=None):
+        fills, scale = node_fills(rendered, colour_mode, change)
         self.view.recolour(rendered, fills)
         self.legend.set_scale(scale)
         self._place_overlays()
 
     def set_colour_mode(self, mode):
         self.colour.setCurrentText(mode)
+
+    def set_change_available(self, available):
+        """The Δ entries of the colour menu can be chosen only while a change is shown."""
+        model = self.colour.model()
+        for mode in CHANGE_MODES:
+            model.item(COLOUR_MODES.index(mode)).setEnabled(available)
 
     def set_level(self, level):
         self.level.setCurrentText(level or "module")

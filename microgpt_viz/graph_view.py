@@ -9,9 +9,10 @@ from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from core.layout import FONT_SIZE
-from microgpt_viz.graph_items import ClusterItem, EdgeItem, NodeItem
+from microgpt_viz.graph_items import EDGE_LABEL_PX, ClusterItem, EdgeItem, NodeItem, TextObstacles
 
 MIN_READABLE_PX = 6.0  # text smaller than this on screen is hidden
+MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between lines)
 MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
@@ -35,10 +36,12 @@ class GraphView(QGraphicsView):
         self.layout = None
         self.nodes = {}  # visible id -> NodeItem
         self.clusters = {}  # cluster id -> ClusterItem
+        self.edges = {}  # (source id, target id) -> EdgeItem
         self.selected = None
         self.home = None  # id of the box the picture starts from when the whole graph is too big
         self._press = None
         self._text_visible = True
+        self._edge_labels_visible = False
 
     # ---- content ----------------------------------------------------------------------
     def show_graph(self, rendered, layout, fills, selected=None, anchor=None, fit=False, home=None):
@@ -51,6 +54,10 @@ class GraphView(QGraphicsView):
             for n in rendered.nodes:
                 fill, text = fills[n.id]
                 self.nodes[n.id].update_node(n, fill, text)
+            for e in rendered.edges:
+                item = self.edges.get((e.source, e.target))
+                if item is not None:
+                    item.set_local_grad(e.local_grad)
             self.set_selected(selected)
             return
         self.home = home
@@ -83,12 +90,12 @@ class GraphView(QGraphicsView):
 
     def clear(self):
         self.scene().clear()
-        self.nodes, self.clusters, self.layout = {}, {}, None
+        self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
 
     def _rebuild(self, rendered, layout, fills):
         scene = self.scene()
         scene.clear()
-        self.nodes, self.clusters = {}, {}
+        self.nodes, self.clusters, self.edges = {}, {}, {}
         depth = {}
         for c in rendered.clusters:
             depth[c.id] = 0 if c.parent is None else depth.get(c.parent, 0) + 1
@@ -104,27 +111,49 @@ class GraphView(QGraphicsView):
             item.update_node(n, fill, text)
             scene.addItem(item)
             self.nodes[n.id] = item
-        counts = {(e.source, e.target): e.count for e in rendered.edges}
+        edges = {(e.source, e.target): e for e in rendered.edges}
         for source, target, points, tip in layout.edges:
-            scene.addItem(EdgeItem(source, target, points, tip, counts.get((source, target), 1)))
+            e = edges.get((source, target))
+            item = EdgeItem(source, target, points, tip, e.count if e else 1, e.local_grad if e else None)
+            scene.addItem(item)
+            self.edges[(source, target)] = item
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
         self.layout = layout
         for item in list(self.nodes.values()) + list(self.clusters.values()):
             item.set_text_visible(self._text_visible)
+        if self._edge_labels_visible:
+            self._show_edge_labels(True)
 
     # ---- camera -----------------------------------------------------------------------
     def _zoom_changed(self):
         """Show text only when it comes out big enough to read (level of detail)."""
-        visible = self.transform().m11() * FONT_SIZE >= MIN_READABLE_PX
+        zoom = self.transform().m11()
+        visible = zoom * FONT_SIZE >= MIN_READABLE_PX
         if visible != self._text_visible:
             self._text_visible = visible
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(visible)
+        labels = zoom * EDGE_LABEL_PX >= MIN_EDGE_LABEL_PX
+        if labels != self._edge_labels_visible:
+            self._edge_labels_visible = labels
+            self._show_edge_labels(labels)
+
+    def _show_edge_labels(self, visible):
+        obstacles = None
+        if visible and any(item.label is None for item in self.edges.values()):
+            obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+        for item in self.edges.values():
+            item.set_label_visible(visible, obstacles.hidden_area if obstacles else None)
 
     @property
     def text_visible(self):
         return self._text_visible
+
+    @property
+    def edge_labels_visible(self):
+        """Edges show their local gradients (zoomed in far enough to read them)."""
+        return self._edge_labels_visible
 
     def fit(self, whole=True):
         """Frame the graph. whole=False: if that would make text unreadable, stay readable

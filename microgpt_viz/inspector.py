@@ -103,7 +103,10 @@ class Inspector(QWidget):
         self._field("scope", attrs["scope"] or "(none)")
         if attrs["pos"] >= 0:
             t = attrs["pos"]
-            self._field("position", f"{t}: reads {trace.token_labels[t]!r}, predicts {trace.token_labels[t + 1]!r}")
+            if t + 1 < len(trace.token_labels):
+                self._field("position", f"{t}: reads {trace.token_labels[t]!r}, predicts {trace.token_labels[t + 1]!r}")
+            else:  # a user's script that does not say its tokens
+                self._field("position", str(t))
         if kind == "param":
             self._field("parameter", parameter_text(attrs))
         source = source_text(attrs)

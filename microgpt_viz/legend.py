@@ -1,7 +1,8 @@
 """The colour legend under the graph view: what blue, red and orange mean in the current mode.
 
 One line, so it never covers a box: `-x [blue-white-red] +x grad of a value   0 [orange]
-x groups: largest |grad|   [purple] NaN / inf   log scale, 4 decades`.
+x groups: largest |grad|   [purple] NaN / inf   log scale, 4 decades`. Coloured by a change
+(Δ data, Δ grad) it says so, and a second line names the change (`what-if: …`, `step diff: …`).
 """
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt
@@ -12,7 +13,9 @@ from microgpt_viz.colours import NONFINITE, diverging_rgb, magnitude_rgb, qcolor
 from microgpt_viz.labels import number
 
 BAR_WIDTH = 110
-HEIGHT = 30
+HEIGHT = 30  # one line; a change's description adds a second
+NOTE_HEIGHT = 18
+NOTE_COLOUR = QColor(120, 30, 30)
 
 
 class Legend(QWidget):
@@ -24,10 +27,11 @@ class Legend(QWidget):
 
     def set_scale(self, scale):
         self.scale = scale
+        self.setFixedHeight(HEIGHT + (NOTE_HEIGHT if scale is not None and scale.note else 0))
         self.update()
 
     def sizeHint(self):
-        return QSize(700, HEIGHT)
+        return QSize(700, self.height())
 
     def paintEvent(self, event):
         if self.scale is None:
@@ -39,11 +43,16 @@ class Legend(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         s = self.scale
-        quantity = "data" if s.mode == "data" else "grad"
+        quantity = s.quantity
         x = 8.0
+        if s.note:
+            painter.setPen(NOTE_COLOUR)
+            note = metrics.elidedText(f"colours show the change made by {s.note}", Qt.TextElideMode.ElideRight, int(self.width() - 2 * x))
+            painter.drawText(QRectF(x, HEIGHT - 4, self.width() - 2 * x, NOTE_HEIGHT), Qt.AlignmentFlag.AlignVCenter, note)
         if s.top == 0:
             painter.setPen(QColor(40, 40, 40))
-            painter.drawText(QRectF(x, 0, self.width() - x, HEIGHT), Qt.AlignmentFlag.AlignVCenter, f"every {quantity} shown is 0")
+            text = f"nothing shown changed ({quantity} is 0 everywhere)" if quantity.startswith("Δ") else f"every {quantity} shown is 0"
+            painter.drawText(QRectF(x, 0, self.width() - x, HEIGHT), Qt.AlignmentFlag.AlignVCenter, text)
             return
         decades = s.decades
 

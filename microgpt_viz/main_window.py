@@ -17,7 +17,7 @@ from core.config import preset
 from core.data import DataError, load_docs
 from core.layout import GraphvizFailed, GraphvizNotFound, layout_view
 from core.trace_index import index_of
-from microgpt_viz import debug_panels, window_actions
+from microgpt_viz import change_colouring, debug_panels, dock_layout, script_mode, window_actions
 from microgpt_viz.attention import AttentionPanel
 from microgpt_viz.export_dialog import ExportDialog
 from microgpt_viz.exporting import export_view, view_title
@@ -26,7 +26,7 @@ from microgpt_viz.inspector import Inspector
 from microgpt_viz.jobs import JobRunner
 from microgpt_viz.overview import Overview
 from microgpt_viz.search_panel import SearchPanel
-from microgpt_viz.session import Session
+from microgpt_viz.session import CHANGE_MODES, PLAIN_MODES, Session
 from microgpt_viz.session_signals import SessionSignals
 from microgpt_viz.source_view import SourceView
 from microgpt_viz.token_strip import TokenStrip, vocab_size
@@ -37,6 +37,7 @@ LAYOUT_LIMIT = 4000  # boxes; Graphviz takes minutes beyond this, so the view as
 NOTICE_DELAY_MS = 250  # say "laying out…" only when it is not instant
 RANKDIR = "TB"
 DEFAULT_POSITION = 2  # the app opens on this token's loss cone (the first `m` of `emma`)
+STATE_VERSION = 2  # of the saved dock layout; a layout saved with other docks than these is not restored
 
 
 def _param_source_line():
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self.actions = window_actions.install(self)
         debug_panels.install(self)  # anomalies, gradcheck, what-if, replay, diff docks; File > training state
+        change_colouring.install(self)  # what-if edits and step diffs colour the graph by what they change
+        script_mode.install(self)  # File > Open script…: a user's own microgpt step in place of the model's
         self._connect()
         self.statusBar().showMessage("recording the first step…")
         self._restore_settings()
@@ -108,8 +111,8 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(where, dock)
             self.docks[name] = dock
-        self.tabifyDockWidget(self.docks["training"], self.docks["search"])
-        self.docks["training"].raise_()
+        # tab groups (dock object names, the first in front), made by restoreState: see dock_layout.py
+        self.dock_groups = [["dock_training", "dock_search"], ["dock_attention"]]
         self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, area.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopLeftCorner, area.TopDockWidgetArea)
@@ -141,8 +144,8 @@ class MainWindow(QMainWindow):
         t = self.training
         t.busyChanged.connect(self._busy_changed)
         t.progress.connect(self.training_panel.set_progress)
-        t.stepped.connect(self.training_panel.loss_plot.append)
-        t.advanced.connect(self.session.apply_advance)
+        t.stepped.connect(self.training_panel.loss_plot.extend)
+        t.advanced.connect(self._advanced)
         t.trainerReset.connect(self._trainer_reset)
         t.sampled.connect(self.session.set_samples)
         t.failed.connect(self.show_error)
@@ -152,6 +155,7 @@ class MainWindow(QMainWindow):
         p.cancelRequested.connect(self.cancel)
         p.resetRequested.connect(self.reset)
         p.learningRateChanged.connect(self.training.set_learning_rate)
+        p.fastChanged.connect(lambda on: setattr(self.training, "fast", on))
         p.sampleRequested.connect(lambda n: self.sample(n))
         g = self.graph
         g.view.nodeClicked.connect(self.select_box)
@@ -161,7 +165,7 @@ class MainWindow(QMainWindow):
         g.backRequested.connect(self.back)
         g.forwardRequested.connect(self.forward)
         g.levelChosen.connect(self.set_level)
-        g.colourChosen.connect(self.session.set_colour_by)
+        g.colourChosen.connect(self.choose_colour)
         g.breadcrumb.crumbClicked.connect(self.focus_scope)
         self.token_strip.positionClicked.connect(self.select_position)
         # queued: the inspector rebuilds its tables, so let the click that asked for it finish first
@@ -179,9 +183,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self._save_settings()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self):
+        """Stop the worker threads (each finishes its current job first)."""
         self.training.shutdown()
         self.graphviz.shutdown()
-        super().closeEvent(event)
+        self.debug_panels.shutdown()
 
     def _restore_settings(self):
         s = self.settings
@@ -191,11 +200,15 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1600, 1000)
         if isinstance(state, QByteArray):
-            self._restored_state = self.restoreState(state)
+            self._restored_state = self.restoreState(state, STATE_VERSION)
+        if not self._restored_state:
+            self.restoreState(dock_layout.default_state(self, self.dock_groups, STATE_VERSION), STATE_VERSION)
         colour = s.value("graph/colour", "grad")
-        if colour in ("grad", "|grad|", "data"):
-            self.session.colour_by = colour
+        if colour in PLAIN_MODES:
+            self.session.set_colour_by(colour)
             self.graph.set_colour_mode(colour)
+        fast = s.value("training/fast", True)
+        self.training_panel.fast.setChecked(fast not in (False, "false", "0", 0))
         runs = s.value("training/run_count", 20)
         try:
             self.training_panel.run_count.setValue(int(runs))
@@ -208,26 +221,27 @@ class MainWindow(QMainWindow):
     def _save_settings(self):
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        s.setValue("graph/colour", self.session.colour_by)
+        s.setValue("window/state", self.saveState(STATE_VERSION))
+        s.setValue("graph/colour", self.session.plain_colour)  # a change's colouring ends with the session
         s.setValue("training/run_count", self.training_panel.run_count.value())
+        s.setValue("training/fast", self.training_panel.fast.isChecked())
         s.setValue("attention/mode", self.attention.canvas.mode)
         s.sync()
 
     # ---- user commands (menus, shortcuts, widgets and tests call these) --------------------
     def step(self):
-        if not self.training.busy:
+        if not self.training.busy and not self.script.active:
             self.training.step()
 
     def run(self, count=None):
-        if not self.training.busy:
+        if not self.training.busy and not self.script.active:
             self.training.run(count or self.training_panel.run_count.value())
 
     def cancel(self):
         self.training.cancel()
 
     def reset(self, preset_name=None):
-        if self.training.busy:
+        if self.training.busy or self.script.active:
             return
         name = preset_name or self.training_panel.preset.currentText()
         config = preset(name, seed=self.training.trainer.config.seed)
@@ -236,7 +250,7 @@ class MainWindow(QMainWindow):
         self.training.reset(config=config)
 
     def sample(self, count=10):
-        if not self.training.busy:
+        if not self.training.busy and not self.script.active:
             self.training.sample(count)
 
     def choose_data_file(self):
@@ -257,6 +271,12 @@ class MainWindow(QMainWindow):
         self.training.reset(docs=docs)
         self.statusBar().showMessage(f"{len(docs)} documents from {path}")
         return True
+
+    def show_unrelated_trace(self, trace, release_old=True):
+        """Show a step unrelated to the one on screen (a script's, or the model's again): fresh view, framed."""
+        self._hint = {"fit": True}
+        position = DEFAULT_POSITION if trace.positions > DEFAULT_POSITION else None
+        self.session.replace_trace(trace, position=position, release_old=release_old)
 
     def select_box(self, visible_id):
         """A click on a box of the graph view."""
@@ -298,7 +318,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(e), 5000)
 
     def select_attention_cell(self, layer, head, query, key):
-        node = int(self.session.trace.attention_nodes[layer, head, query, key])
+        nodes = self.session.trace.attention_nodes
+        if nodes.ndim != 4 or not all(0 <= i < n for i, n in zip((layer, head, query, key), nodes.shape)):
+            raise IndexError(f"no attention cell {layer}:{head}:{query}:{key} in this step")
+        node = int(nodes[layer, head, query, key])
         if node < 0:
             return
         if self.session.position != query:
@@ -310,6 +333,14 @@ class MainWindow(QMainWindow):
 
     def forward(self):
         self.session.forward()
+
+    def choose_colour(self, mode):
+        """The colour menu: a mode the session refuses (a Δ mode with no change shown) is said, not raised."""
+        try:
+            self.session.set_colour_by(mode)
+        except ValueError as e:
+            self.graph.set_colour_mode(self.session.colour_by)
+            self.statusBar().showMessage(str(e), 5000)
 
     def focus_search(self):
         self.docks["search"].show()
@@ -337,6 +368,9 @@ class MainWindow(QMainWindow):
             return
         title = view_title(self.session.trace, self.session.position, self.session.view.scope)
         colour = self.session.colour_by
+        if colour in CHANGE_MODES:  # the diagram has the step's own numbers, not the change's
+            colour = self.session.plain_colour
+            self.statusBar().showMessage(f"the diagram is coloured by {colour}: colouring by a change is on screen only", 8000)
 
         def done(written):
             self.statusBar().showMessage(f"exported {written}", 8000)
@@ -351,6 +385,9 @@ class MainWindow(QMainWindow):
 
     def export_attention(self, path, fmt):
         canvas = self.attention.canvas
+        if not canvas.available:
+            self.show_error("Nothing to export", "This step has no attention tables (a script's step): there is no attention grid to export.")
+            return
         try:
             if fmt == "svg":
                 canvas.write_svg(path)
@@ -380,12 +417,15 @@ class MainWindow(QMainWindow):
         self.attention.set_trace(trace)
         self.overview.set_trace(trace)
         self.search.set_trace(trace)
-        self.training_panel.loss_plot.set_vocab_size(vocab_size(trace))
-        self.training_panel.set_position(trace.step, trace.config.num_steps, trace.doc, trace.loss)
-        self.statusBar().showMessage(
-            f"step {trace.step + 1}: {trace.doc!r}, {trace.num_nodes:,} values, {len(index_of(trace).src):,} edges, loss {trace.loss:.4f}"
-            f"  (uniform guess: {math.log(vocab_size(trace)):.4f})"
-        )
+        edges = f"{trace.num_nodes:,} values, {len(index_of(trace).src):,} edges, loss {trace.loss:.4f}"
+        if trace.config is None:  # a user's script: the training dock keeps showing the model's run
+            self.statusBar().showMessage(f"{self.script.title()}: {edges}")
+        else:
+            self.training_panel.loss_plot.set_vocab_size(vocab_size(trace))
+            self.training_panel.set_position(trace.step, trace.config.num_steps, trace.doc, trace.loss)
+            self.statusBar().showMessage(
+                f"step {trace.step + 1}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
+            )
         self.stepShown.emit()
 
     def _view_changed(self):
@@ -452,7 +492,7 @@ class MainWindow(QMainWindow):
         trace, position = self.session.trace, self.session.position
         root = trace.loss_node if position is None else trace.position_loss_nodes[position]
         home = rendered.visible_id(root)
-        self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home)
+        self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home, change=self.session.change)
         if selected is not None and centre:
             self.graph.view.centre_on(selected, zoom_to_read=True)  # clicked through to it: show it
         elif selected is not None and anchor is None:
@@ -460,10 +500,11 @@ class MainWindow(QMainWindow):
         self.graphShown.emit()
 
     def _colour_changed(self):
+        self.graph.set_change_available(self.session.change is not None)
         self.graph.set_colour_mode(self.session.colour_by)
         rendered = self.session.rendered()
         if rendered is not None and self._shown_key == (rendered.shape_key, RANKDIR):
-            self.graph.recolour(rendered, self.session.colour_by)
+            self.graph.recolour(rendered, self.session.colour_by, self.session.change)
 
     def _selection_changed(self):
         session, trace = self.session, self.session.trace
@@ -478,7 +519,7 @@ class MainWindow(QMainWindow):
             self.overview.mark(sel.node)
             if attrs["file"]:
                 self.source.show_line(attrs["file"], attrs["line"], f"#{sel.node} was made here")
-            elif attrs["kind"] == "param":
+            elif attrs["kind"] == "param" and trace.config is not None:
                 self.source.show_line(core.model.__file__, _param_source_line(), f"{attrs['param']} entries are made here")
             else:
                 self.source.clear_highlight("this value was not made by the model code")
@@ -498,9 +539,11 @@ class MainWindow(QMainWindow):
             return
         if session.position is None:
             root = "loss of the whole step"
-        else:
+        elif session.position + 1 < len(trace.token_labels):
             t = session.position
             root = f"loss of position {t} ({trace.token_labels[t]} → {trace.token_labels[t + 1]})"
+        else:  # a script's step whose tokens are unknown
+            root = f"loss of position {session.position}"
         scope = trace.scope[session.selection.node] if session.selection.node is not None else ""
         self.graph.breadcrumb.set_path(root, session.view.scope or "", scope)
         self.graph.set_history(session.history.can_back(), session.history.can_forward())
@@ -508,12 +551,31 @@ class MainWindow(QMainWindow):
     # ---- reacting to training ------------------------------------------------------------------
     def _busy_changed(self, busy):
         self.training_panel.set_busy(busy)
-        for name in ("step", "run", "reset", "sample", "open_data"):
+        locked = self.script.active  # a script's step is shown: training has nothing to act on
+        for name in ("step", "run", "reset", "sample"):
+            self.actions[name].setEnabled(not busy and not locked)
+        for name in ("open_data", "open_script"):
             self.actions[name].setEnabled(not busy)
         self.actions["cancel"].setEnabled(busy)
 
+    def _advanced(self, advance):
+        self.session.apply_advance(advance)
+        trace = self.session.trace
+        if advance.trace is None and advance.error is None and trace is not None and self.training.trainer.finished:
+            text = (f"all {self.training.trainer.planned_steps} planned steps are done; the graph still shows step "
+                    f"{trace.step + 1} (Reset starts over)")
+            self.training_panel.set_status(text)
+            self.statusBar().showMessage(text, 10000)
+
     def _trainer_reset(self, advance):
-        self.session.trainer = self.training.trainer  # a new file builds a new Trainer
-        self.session.reset_training(advance.trace)
+        self.session.trainer = self.training.trainer  # a new file or a resumed state builds a new Trainer
+        leaving_script = self.script.active
+        if leaving_script:
+            self.script.forget()  # the model's training is what is shown again
+        if leaving_script and advance.trace is not None:
+            self.session.reset_training(None, losses=advance.losses)
+            self.show_unrelated_trace(advance.trace)
+        else:
+            self.session.reset_training(advance.trace, losses=advance.losses)
         self.training_panel.set_config(self.preset_name, self.training.trainer.config.learning_rate)
 

@@ -15,8 +15,8 @@ import pyqtgraph.functions as pgf
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPen
 
-from core.layout import overview_layout
 from microgpt_viz.colours import _ramp, log_scale
+from microgpt_viz.overview_positions import positions
 
 BINS = 12  # colour bins for non-zero gradients, plus one for exact zeros
 DECADES = 5
@@ -115,7 +115,7 @@ class Overview(pg.PlotWidget):
         key = (trace.num_nodes, len(trace.tokens), trace.config)  # a name of the same length: the same graph
         first = key != self._layout_key
         if first:
-            self.x, self.y = overview_layout(trace)
+            self.x, self.y = positions(trace)
             self._layout_key = key
         self.cloud.set_points(self.x, self.y, bin_of(trace.grad))
         if first:

@@ -2,6 +2,8 @@
 
     app_start_to_first_paint_s()   a fresh process: start -> main window drawn with a recorded step
     gui_max_stall_ms(steps=50)     longest gap between GUI-thread timer ticks while Run N goes
+                                   (with every dock installed, Run N on the fast-forward engine as
+                                   the app does by default; fast=False: every update scalar)
     gui_stall_profile(steps=50)    the same run in more detail (training vs. taking in the result)
     overview_paint_s(trace)        (first paint, repaint after a pan) of the whole-step overview
 """
@@ -45,7 +47,7 @@ def app_start_to_first_paint_s(data=None, preset="original", timeout=300):
     raise RuntimeError("the app did not report its first paint")
 
 
-def _window(data=None, preset_name="original"):
+def _window(data=None, preset_name="original", fast=True):
     from PyQt6.QtCore import QSettings
 
     from core.config import preset
@@ -59,6 +61,7 @@ def _window(data=None, preset_name="original"):
     window = MainWindow(trainer, settings=settings, preset_name=preset_name)
     window.quiet_errors = True
     window.resize(1600, 1000)
+    window.training_panel.fast.setChecked(fast)
     return window
 
 
@@ -71,7 +74,7 @@ def _wait(app, condition, timeout=600):
         time.sleep(0.002)
 
 
-def gui_stall_profile(steps=50, data=None, preset_name="original"):
+def gui_stall_profile(steps=50, data=None, preset_name="original", fast=True):
     """Run `steps` updates in the real window and watch the GUI thread with a 5 ms timer.
 
     Returns max_stall_ms (whole run, including taking in the result), training_stall_ms
@@ -81,7 +84,7 @@ def gui_stall_profile(steps=50, data=None, preset_name="original"):
     from PyQt6.QtCore import QEventLoop, Qt, QTimer
 
     app = _app()
-    window = _window(data, preset_name)
+    window = _window(data, preset_name, fast)
     window.show()
     window.start()
     _wait(app, lambda: window.session.trace is not None and not window.training.busy and not window.graphviz.busy)
@@ -117,15 +120,17 @@ def gui_stall_profile(steps=50, data=None, preset_name="original"):
     return result
 
 
-def gui_max_stall_ms(steps=50, data=None, preset_name="original"):
+def gui_max_stall_ms(steps=50, data=None, preset_name="original", fast=True):
     """Longest gap (ms) between GUI-thread timer ticks while Run `steps` goes (target: < 100)."""
-    return gui_stall_profile(steps, data, preset_name)["max_stall_ms"]
+    return gui_stall_profile(steps, data, preset_name, fast)["max_stall_ms"]
 
 
 def overview_paint_s(trace, width=800, height=300):
     """(first paint s, repaint after a pan s) of the overview of every node of `trace`."""
+    from microgpt_viz import overview_positions
     from microgpt_viz.overview import Overview
 
+    overview_positions.forget(trace)  # the first paint of a step includes laying it out
     app = _app()
     overview = Overview()
     overview.resize(width, height)

@@ -89,6 +89,8 @@ class Screenshot(QObject):
                 w.search.query.returnPressed.emit()
             elif key == "steps":
                 w.run(value)
+            elif key == "script":
+                w.script.open(value[0], value[1:])
             elif key == "samples":
                 w.sample(value)
             elif key == "dock":

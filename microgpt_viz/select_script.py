@@ -13,6 +13,7 @@ settle (training idle, layout drawn) before the next:
     attention=logits       weights, logits or grads
     search=op:exp pos:2    run a search and jump to the first match
     steps=5                train 5 updates first (then the next step is recorded)
+    script=my_gpt.py input.txt    show the first step of your own script (path, then its arguments)
     samples=10             generate 10 names at the current parameters
     dock=search            bring a dock to the front
     zoom=1.5               zoom the graph view by this factor at the end
@@ -20,10 +21,11 @@ settle (training idle, layout drawn) before the next:
     grab=attention         what to save: window (default), graph, attention, inspector,
                            overview, tokens, training, source, search
 """
+import shlex
 from dataclasses import dataclass
 
 GRAB_TARGETS = ("window", "graph", "attention", "inspector", "overview", "tokens", "training", "source", "search")
-KEYS = ("token", "cell", "expand", "toggle", "focus", "node", "level", "colour", "attention", "search", "steps", "samples", "dock", "zoom", "size", "grab")
+KEYS = ("token", "cell", "expand", "toggle", "focus", "node", "level", "colour", "attention", "search", "steps", "samples", "dock", "zoom", "size", "grab", "script")
 
 
 class SelectError(ValueError):
@@ -75,6 +77,11 @@ def _value(key, value, part):
         if key == "size":
             width, height = (int(v) for v in value.lower().split("x"))
             return width, height
+        if key == "script":
+            words = tuple(shlex.split(value))
+            if not words:
+                raise ValueError
+            return words
     except ValueError:
         raise SelectError(f"cannot read the value in --select part {part!r}") from None
     if key == "grab" and value not in GRAB_TARGETS:

@@ -10,18 +10,36 @@ that changes this state and then tells the subscribers what changed, by name:
     "selection"  another node is selected
     "losses"     the loss history grew or was reset
     "samples"    new generated names
-    "colour"     the colouring mode changed
+    "colour"     the colouring mode changed (or the change it colours by)
 
 The Trainer is not touched here: training runs in a worker thread (microgpt_viz/training.py),
 which hands over plain results through `apply_advance`.
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.view import View, consumers_of, inputs_of
 from microgpt_viz import trace_memory
 from microgpt_viz.history import History, Location
 
-COLOUR_MODES = ("grad", "|grad|", "data")
+CHANGE_MODES = ("Δ data", "Δ grad")  # colour by a Change: only while one is shown
+PLAIN_MODES = ("grad", "|grad|", "data")
+COLOUR_MODES = PLAIN_MODES + CHANGE_MODES
+
+
+@dataclass(frozen=True, eq=False)
+class Change:
+    """Per-node deltas to colour the graph by: a what-if edit or a step diff of the shown step."""
+
+    source: str  # "what-if" or "step diff": who made it (and who may take it back)
+    description: str  # one line for the legend: what changed, e.g. "what-if: wte[3][1] = 0.75"
+    trace: object  # the Trace the deltas belong to (node ids index the arrays)
+    data_delta: np.ndarray  # per node id: new data - shown data (NaN where either is NaN)
+    grad_delta: np.ndarray  # per node id: new grad - shown grad
+
+    def delta(self, mode):
+        return self.data_delta if mode == "Δ data" else self.grad_delta
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,8 @@ class Session:
         self.position = None  # token position whose loss cone is shown; None = the whole step
         self.selection = Selection()
         self.colour_by = "grad"
+        self.change = None  # a Change the graph can be coloured by, or None
+        self._plain_colour = "grad"  # the colouring to go back to when the change goes
         self.losses = []  # loss of every update taken so far
         self.samples = []  # names generated at the current parameters
         self.history = History()
@@ -73,6 +93,7 @@ class Session:
     # ---- steps ----------------------------------------------------------------------
     def set_trace(self, trace):
         """Show another recorded step, keeping token, expansion, focus and selection where they apply."""
+        self._drop_stale_change(trace)
         old, self.trace = self.trace, trace
         if trace is None:
             self.view = None
@@ -103,13 +124,27 @@ class Session:
         if advance.trace is not None:
             self.set_trace(advance.trace)
 
-    def reset_training(self, trace=None):
-        """After the trainer was reset (or rebuilt): empty history of losses, show the new step 0."""
-        self.losses = []
+    def reset_training(self, trace=None, losses=()):
+        """After the trainer was reset or replaced: its loss history (empty for a new start), its next step."""
+        self.losses = list(losses)
         self.samples = []
         self._notify("losses", "samples")
         if trace is not None:
             self.set_trace(trace)
+
+    def replace_trace(self, trace, position=None, release_old=True):
+        """Show an unrelated step (a user's script, or training again after one): a fresh view,
+        selection and history. release_old=False when the caller keeps the old Trace to come back to."""
+        self._drop_stale_change(trace)
+        old, self.trace = self.trace, trace
+        self.position = position if position is not None and 0 <= position < trace.positions else None
+        self.view = self._new_view(trace, self.position)
+        self.selection = self._root_selection()
+        self.history = History()
+        self.history.visit(self.location())
+        if release_old and old is not None and old is not trace:
+            trace_memory.release(old)
+        self._notify("trace", "view", "selection")
 
     def set_samples(self, names):
         self.samples = list(names)
@@ -243,8 +278,39 @@ class Session:
     def set_colour_by(self, mode):
         if mode not in COLOUR_MODES:
             raise ValueError(f"unknown colouring {mode!r} (choose from {', '.join(COLOUR_MODES)})")
+        if mode in CHANGE_MODES and self.change is None:
+            raise ValueError(f"{mode} colours by a change: make a what-if edit or a step diff first")
         self.colour_by = mode
+        if mode in PLAIN_MODES:
+            self._plain_colour = mode
         self._notify("colour")
+
+    @property
+    def plain_colour(self):
+        """The colouring by the step's own numbers that is (or was, before a change) chosen."""
+        return self._plain_colour
+
+    def show_change(self, change):
+        """Colour the graph by a Change (switching to Δ data unless a Δ mode is on already)."""
+        if change.trace is not self.trace:
+            raise ValueError("the change belongs to another step than the one shown")
+        self.change = change
+        if self.colour_by not in CHANGE_MODES:
+            self.colour_by = "Δ data"
+        self._notify("colour")
+
+    def clear_change(self, source=None):
+        """Forget the change (only if it came from `source`, when given) and go back to the plain colouring."""
+        if self.change is None or (source is not None and self.change.source != source):
+            return
+        self.change = None
+        if self.colour_by in CHANGE_MODES:
+            self.colour_by = self._plain_colour
+        self._notify("colour")
+
+    def _drop_stale_change(self, trace):
+        if self.change is not None and self.change.trace is not trace:
+            self.clear_change()
 
     def back(self):
         if self.history.can_back():

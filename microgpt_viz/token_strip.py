@@ -2,7 +2,8 @@
 
 Position t reads token t and is scored on predicting token t+1, so each cell shows both,
 with loss_t as a number and as a bar (full height = ln(vocab), a uniform guess). The first
-cell stands for the whole step (the mean loss).
+cell stands for the whole step (the mean loss). A user's script may not say its tokens (or
+have per-position losses at all): its cells are numbered instead, and the strip says so.
 """
 import math
 
@@ -74,10 +75,12 @@ class TokenStrip(QWidget):
             return
         t = self.trace
         if hit is None:
-            text = f"the whole step: mean of {t.positions} position losses = {t.loss:.4f}"
-        else:
+            text = f"the whole step: mean of {t.positions} position losses = {t.loss:.4f}" if t.positions else f"the whole step: loss {t.loss:.4f}"
+        elif _has_labels(t, hit):
             text = (f"position {hit}: reads {t.token_labels[hit]!r}, should predict {t.token_labels[hit + 1]!r}\n"
                     f"loss = -log p({t.token_labels[hit + 1]!r}) = {t.position_losses[hit]:.4f}\nclick: show this loss's cone")
+        else:
+            text = f"position {hit} (the script does not say its tokens)\nloss {t.position_losses[hit]:.4f}\nclick: show this loss's cone"
         QToolTip.showText(event.globalPosition().toPoint(), text, self)
 
     def paintEvent(self, event):
@@ -88,10 +91,29 @@ class TokenStrip(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "recording the first step…")
             return
         t = self.trace
-        uniform = math.log(vocab_size(t))
+        vocab = vocab_size(t)
+        # the bar's full width: a uniform guess, or (a script's step of unknown vocabulary) the largest loss
+        uniform = math.log(vocab) if vocab else max([t.loss, *t.position_losses])
         self._paint_cell(painter, None, "step", f"{t.doc}", t.loss, uniform)
         for p in range(t.positions):
-            self._paint_cell(painter, p, t.token_labels[p], f"→ {t.token_labels[p + 1]}", t.position_losses[p], uniform)
+            if _has_labels(t, p):
+                self._paint_cell(painter, p, t.token_labels[p], f"→ {t.token_labels[p + 1]}", t.position_losses[p], uniform)
+            else:
+                self._paint_cell(painter, p, f"#{p}", "position", t.position_losses[p], uniform)
+        note = self.note()
+        if note:
+            painter.setPen(QPen(QColor(110, 110, 110)))
+            left = self.cell_rect(t.positions - 1).right() + 12 if t.positions else self.cell_rect(None).right() + 12
+            painter.drawText(QRectF(left, 0, max(0.0, self.width() - left - 4), HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, note)
+
+    def note(self):
+        """What the strip cannot show for this step (a user's script), or ''."""
+        t = self.trace
+        if t is None or t.tokens:
+            return ""
+        if not t.positions:
+            return "tokens and per-position losses: not available for this script"
+        return "tokens: not available for this script (its loss is split by position only)"
 
     def _paint_cell(self, painter, position, big, small, loss, uniform):
         rect = self.cell_rect(position)
@@ -123,8 +145,12 @@ class TokenStrip(QWidget):
 
 
 def vocab_size(trace):
-    """Every doc starts with BOS, and BOS is the last token id."""
-    return trace.tokens[0] + 1
+    """Every doc starts with BOS, and BOS is the last token id; None when the tokens are unknown."""
+    return trace.tokens[0] + 1 if trace.tokens else None
+
+
+def _has_labels(trace, position):
+    return position + 1 < len(trace.token_labels)
 
 
 def _mix(a, b, t):

@@ -13,9 +13,8 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from core import script as scripts
-from core.trace_index import index_of
 from core.train import Trainer
-from microgpt_viz import stepping, trace_memory
+from microgpt_viz import stepping
 from microgpt_viz.jobs import JobRunner
 
 
@@ -137,8 +136,7 @@ class TrainingController(QObject):
         """Record `doc` at the current parameters (no update): on_done(Trace) or on_error(one-line text)."""
         def job():
             trainer = self.trainer
-            trace = trainer.record(trainer.tokenizer.check(doc))
-            return trace_memory.adopt(trace)
+            return stepping.built_quietly(lambda: trainer.record(trainer.tokenizer.check(doc)))
 
         def failed(error):
             if isinstance(error, (ArithmeticError, ValueError, RuntimeError)):
@@ -157,9 +155,8 @@ class TrainingController(QObject):
         self._cancel.clear()
 
         def job():
-            trace = scripts.record_script(path, args, cwd=cwd, timeout=timeout or scripts.DEFAULT_TIMEOUT, should_stop=self._cancel.is_set)
-            index_of(trace)  # off the GUI thread, as for the model's own steps
-            return trace_memory.adopt(trace)
+            timeout_s = timeout or scripts.DEFAULT_TIMEOUT
+            return stepping.built_quietly(lambda: scripts.record_script(path, args, cwd=cwd, timeout=timeout_s, should_stop=self._cancel.is_set))
 
         self._start(job, f"running {Path(path).name} up to its first backward()…", on_done, on_error=on_error)
 

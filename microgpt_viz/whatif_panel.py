@@ -8,6 +8,7 @@ import numpy as np
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from core.gradcheck import replay_problem
 from core.reevaluate import Reevaluator
 from microgpt_viz.background import Background
 from microgpt_viz.labels import node_text, number
@@ -29,6 +30,7 @@ class WhatIfPanel(QWidget):
         self.node = None
         self.result = None
         self._reevaluator = None
+        self.problem = None  # why this step cannot be recomputed (a script's op the tape does not know), or None
         self.background = Background()
         self.explanation = QLabel(EXPLANATION)
         self.explanation.setWordWrap(True)
@@ -63,15 +65,22 @@ class WhatIfPanel(QWidget):
         self.background.cancel()
         self.trace = trace
         self._reevaluator = None
+        # the model's own steps hold only ops the tape replays; a script's may not (checking walks every node)
+        self.problem = replay_problem(trace) if trace.config is None else None
         self.node = None
-        self.target.setText("select a value in the graph to edit it")
+        self.target.setText(self._idle_text())
         self.clear()
+
+    def _idle_text(self):
+        if self.problem:
+            return f"not available for this step: {self.problem.replace('gradcheck', 'what-if')}"
+        return "select a value in the graph to edit it"
 
     def set_node(self, node):
         """The node an edit would change (the app's selection)."""
-        if self.trace is None or node is None:
+        if self.trace is None or node is None or self.problem:
             self.node = None
-            self.target.setText("select a value in the graph to edit it")
+            self.target.setText(self._idle_text())
         else:
             self.node = int(node)
             self.target.setText(f"{node_text(self.trace, self.node)} = {number(float(self.trace.data[self.node]))}")

@@ -154,8 +154,10 @@ def test_run_20_and_cancel_midway_keeps_the_window_responsive(qtbot, window):
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
     losses_seen = []
-    window.training.stepped.connect(losses_seen.append)
+    window.training.stepped.connect(losses_seen.extend)
     timer.start(10)
+    window.training_panel.fast.setChecked(False)  # every update on the scalar engine: slow enough to press Esc midway
+    assert window.training.fast is False
     window.training_panel.run_count.setValue(20)
     qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert window.training.busy and window.training_panel.cancel_button.isEnabled()

@@ -1,0 +1,134 @@
+"""Heavy work stays off the GUI thread: the debug docks' analyses, opening a training state,
+recording the pinned doc of a step diff. Driven in the real window offscreen with pytest-qt."""
+import threading
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+import core.train  # noqa: E402
+import core.wiring  # noqa: E402
+from microgpt_viz import anomaly_panel  # noqa: E402
+from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, boxes):  # noqa: F811
+    w = make_window(qtbot, tmp_path)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def wiring_threads(monkeypatch):
+    """The thread of every Wiring built (anomaly report, replay and diff all read a step's wiring)."""
+    threads = []
+    real = core.wiring.Wiring.__init__
+
+    def spy(self, trace):
+        threads.append(threading.current_thread())
+        real(self, trace)
+
+    monkeypatch.setattr(core.wiring.Wiring, "__init__", spy)
+    return threads
+
+
+def step(qtbot, window):
+    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+        window.step()
+    settle(qtbot, window)
+
+
+def test_a_dock_tab_behind_another_does_no_work_and_catches_up_off_the_gui_thread(qtbot, window, wiring_threads, monkeypatch):
+    panels = window.debug_panels
+    checked_in = []
+    real_check = anomaly_panel.check
+    monkeypatch.setattr(anomaly_panel, "check", lambda trace: (checked_in.append(threading.current_thread()), real_check(trace))[1])
+    anomalies = panels.docks["anomalies"]
+    # Qt 6 calls a tab behind another one visible; the panels must not believe it
+    assert window.docks["attention"].isVisible() and anomalies.isVisible()
+    assert not panels._visible("anomalies") and not window.docks["attention"].visibleRegion().isEmpty()
+    step(qtbot, window)
+    step(qtbot, window)
+    assert checked_in == [] and panels.anomalies.report is None
+    assert wiring_threads == []  # nothing read the step's wiring while every analysis dock was hidden
+    anomalies.raise_()
+    qtbot.waitUntil(lambda: panels.anomalies.report is not None, timeout=WAIT_MS)
+    assert panels.anomalies.report.step == window.session.trace.step == 2
+    assert len(checked_in) == 1 and checked_in[0] is not threading.main_thread()
+    assert wiring_threads and all(t is not threading.main_thread() for t in wiring_threads)
+
+
+def test_the_replay_dock_in_front_prepares_each_step_in_the_worker(qtbot, window, wiring_threads):
+    panels = window.debug_panels
+    panels.docks["replay"].raise_()
+    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=WAIT_MS)
+    step(qtbot, window)
+    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=WAIT_MS)
+    assert panels.replay.slider.maximum() == window.session.trace.num_nodes
+    assert len(wiring_threads) == 2 and all(t is not threading.main_thread() for t in wiring_threads)
+
+
+def test_opening_a_training_state_records_in_the_worker(qtbot, window, tmp_path, monkeypatch):
+    panels = window.debug_panels
+    path = tmp_path / "state.json"
+    step(qtbot, window)
+    assert panels.save_state(path)
+    saved_losses = list(window.session.losses)
+    step(qtbot, window)
+    recorded_in = []
+    real_record = core.train.Trainer.record
+
+    def spy(self, doc=None):
+        recorded_in.append(threading.current_thread())
+        return real_record(self, doc)
+
+    monkeypatch.setattr(core.train.Trainer, "record", spy)
+    shown = window.session.trace
+    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+        assert panels.open_state(path)
+        # the call returns at once; the window goes on showing the old step until the new one is recorded
+        assert window.training.busy and window.session.trace is shown
+    settle(qtbot, window)
+    assert len(recorded_in) == 1 and recorded_in[0] is not threading.main_thread()
+    assert window.training.trainer.step_index == 1 and window.session.trace.step == 1
+    assert window.session.losses == saved_losses == window.training_panel.loss_plot.losses
+
+
+def test_replace_trainer_keeps_the_old_one_when_the_new_one_has_no_next_step(qtbot, window, boxes):  # noqa: F811
+    from core.config import preset
+    from core.train import Trainer
+    from tests.test_app import DOCS
+
+    finished = Trainer(DOCS, preset("original", num_steps=2))
+    finished.step()
+    finished.step()
+    before, trace = window.training.trainer, window.session.trace
+    window.training.replace_trainer(finished, what="Cannot open the training state")
+    qtbot.waitUntil(lambda: not window.training.busy and bool(boxes), timeout=WAIT_MS)
+    assert boxes[-1][0] == "Cannot open the training state" and "planned steps" in boxes[-1][1]
+    assert window.training.trainer is before and window.session.trace is trace
+
+
+def test_record_a_docs_now_records_in_the_worker(qtbot, window, monkeypatch):
+    panels = window.debug_panels
+    panels.docks["diff"].raise_()
+    qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=WAIT_MS)
+    panels.diff.pin_current()
+    pinned = panels.diff.pinned
+    step(qtbot, window)  # the next doc: another name, so the graphs do not line up
+    qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=WAIT_MS)
+    assert panels.diff.record_b.isEnabled()
+    recorded_in = []
+    real_record = core.train.Trainer.record
+
+    def spy(self, doc=None):
+        recorded_in.append(threading.current_thread())
+        return real_record(self, doc)
+
+    monkeypatch.setattr(core.train.Trainer, "record", spy)
+    panels.diff.record_b.click()
+    assert window.training.busy  # handed to the worker, not done on the spot
+    qtbot.waitUntil(lambda: panels.diff.result is not None, timeout=WAIT_MS)
+    assert recorded_in and all(t is not threading.main_thread() for t in recorded_in)
+    assert panels.diff.recorded_b.doc == pinned.doc and panels.diff.result.a is pinned
