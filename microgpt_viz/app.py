@@ -51,6 +51,9 @@ def run_app(args):
 
     from microgpt_viz.main_window import MainWindow
 
+    from microgpt_viz import qt_messages
+
+    qt_messages.install()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("microgpt-viz")
     app.setOrganizationName("microgpt-viz")

@@ -22,6 +22,9 @@ def _app():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtWidgets import QApplication
 
+    from microgpt_viz import qt_messages
+
+    qt_messages.install()
     return QApplication.instance() or QApplication(sys.argv[:1])
 
 
