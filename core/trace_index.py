@@ -147,7 +147,7 @@ class TraceIndex:
 
     # ---- grouping ---------------------------------------------------------------------
     def _build_groups(self):
-        trace, n = self.trace, self.n
+        n = self.n
         self.groups = []
         self.group_number = {}
         scope_groups = {}  # scope path -> its group number
