@@ -14,14 +14,13 @@ recoloured for it and `describe_position(trace, k)` a title line (core/export_re
 Only the recorded edges are read (core/wiring.py), so a script's step with ops the tape
 cannot recompute (micrograd's tanh) replays too.
 """
-import weakref
 from dataclasses import replace
 
 import numpy as np
 
+from core.per_trace import per_trace
 from core.wiring import wiring_of
 
-_cache = weakref.WeakKeyDictionary()
 
 
 class BackwardReplay:
@@ -107,12 +106,7 @@ class BackwardReplay:
         return [first + int(round(i * (last - first) / (count - 1))) for i in range(count)]
 
 
-def replay_of(trace):
-    """The BackwardReplay of a Trace, built once and kept as long as the Trace lives."""
-    replay = _cache.get(trace)
-    if replay is None:
-        replay = _cache[trace] = BackwardReplay(trace)
-    return replay
+replay_of = per_trace(BackwardReplay)
 
 
 def grads_at(trace, k):

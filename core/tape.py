@@ -7,15 +7,14 @@ flattened once per Trace (and cached). The arithmetic below is the engine's, flo
 float, so recomputing an unedited Trace gives back its data and grads bit for bit.
 """
 import math
-import weakref
-
 import numpy as np
+
+from core.per_trace import per_trace
 
 # Op codes, small ints so the hot loops compare ints, not strings.
 LEAF, ADD, MUL, POW, LOG, EXP, RELU = range(7)
 OP_CODES = {"param": LEAF, "const": LEAF, "+": ADD, "*": MUL, "**": POW, "log": LOG, "exp": EXP, "relu": RELU}
 
-_cache = weakref.WeakKeyDictionary()
 
 
 class Tape:
@@ -74,12 +73,7 @@ class Tape:
         )
 
 
-def tape_of(trace):
-    """The Tape of a Trace, built once and kept as long as the Trace lives."""
-    tape = _cache.get(trace)
-    if tape is None:
-        tape = _cache[trace] = Tape(trace)
-    return tape
+tape_of = per_trace(Tape)
 
 
 def _pow(x, k):

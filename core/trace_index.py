@@ -17,18 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.per_trace import per_trace
+
 SCOPE, VECTOR, SUM = 0, 1, 2  # group kinds
-
-_cache = weakref.WeakKeyDictionary()
-
-
-def index_of(trace):
-    """The TraceIndex of a trace, built on first use and kept while the trace lives."""
-    index = _cache.get(trace)
-    if index is None:
-        index = _cache[trace] = TraceIndex(trace)
-    return index
-
 
 @dataclass
 class Group:
@@ -316,3 +307,6 @@ class TraceIndex:
 
 def _number(x):
     return f"{x:g}"
+
+
+index_of = per_trace(TraceIndex)

@@ -5,11 +5,10 @@ from a user's script may hold ops it does not know (micrograd's `tanh`, or `?2` 
 could not be inferred). The tools that only follow edges and recorded numbers (backward
 replay, the anomaly report, step diffs) read this instead, so they work on any Trace.
 """
-import weakref
-
 import numpy as np
 
-_cache = weakref.WeakKeyDictionary()
+from core.per_trace import per_trace
+
 
 
 class Wiring:
@@ -54,9 +53,4 @@ class Wiring:
         return producer, consumer, slot, local
 
 
-def wiring_of(trace):
-    """The Wiring of a Trace, built once and kept as long as the Trace lives."""
-    wiring = _cache.get(trace)
-    if wiring is None:
-        wiring = _cache[trace] = Wiring(trace)
-    return wiring
+wiring_of = per_trace(Wiring)

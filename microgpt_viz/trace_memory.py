@@ -35,9 +35,9 @@ def release(trace):
     graph_dict = trace.graph.__dict__
     for name in _CYCLIC_VIEWS:
         graph_dict.pop(name, None)
-    # core.trace_index caches one index per trace in a WeakKeyDictionary, but the index holds
-    # the trace strongly, so the entry would never go: drop it by hand.
-    core.trace_index._cache.pop(trace, None)
+    # the index would go with the trace anyway; dropping it now frees its arrays before the
+    # janitor has finished taking the trace apart
+    core.trace_index.index_of.cache.pop(trace, None)
     _janitor().inbox.put(trace)
 
 

@@ -1,17 +1,23 @@
 import gc
 import weakref
 
+import pytest
+
 from core.config import preset
+from core.replay import replay_of
+from core.tape import tape_of
 from core.trace_index import index_of
 from core.train import Trainer
+from core.wiring import wiring_of
 
 
-def test_an_indexed_trace_is_freed_when_nothing_else_holds_it():
+@pytest.mark.parametrize("derive", [index_of, tape_of, wiring_of, replay_of])
+def test_a_trace_with_derived_tables_is_freed_when_nothing_else_holds_it(derive):
     trainer = Trainer(["emma", "ava", "mia"], preset("original"))
     trace = trainer.record("ava")
-    index = index_of(trace)
-    assert index_of(trace) is index and index.trace is trace
+    tables = derive(trace)
+    assert derive(trace) is tables  # built once per trace
     ref = weakref.ref(trace)
-    del trace, index
+    del trace, tables
     gc.collect()
     assert ref() is None
