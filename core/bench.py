@@ -8,7 +8,7 @@ ratio means little without its method:
   step 0 on the first doc). A steady-state loop like the app's: the previous Trace stays
   alive until the next one replaces it. The plain step runs as microgpt does, with the
   cyclic collector on; releasing the replaced Trace is timed apart (`release_trace_s`).
-- plain vs core/reference.py: forward and backward of the engine and model (what
+- plain vs core/engine/reference.py: forward and backward of the engine and model (what
   Trainer.step runs before Adam) against reference.plain_step on the same tokens and
   parameters, alternated, the collector on for both and emptied before each; the median of
   the per-pair ratios, so drifts in machine load cancel.
@@ -29,10 +29,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import reference
-from core.config import preset
-from core.fast import fast_forward
-from core.train import Trainer, step_loss
+from core.engine import reference
+from core.engine.config import preset
+from core.engine.fast import fast_forward
+from core.engine.model import step_loss
+from core.engine.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,8 +206,8 @@ def _reset_peak_rss():
 def _peak_rss_child(data_path):
     import networkx  # noqa: F401  (imported before the baseline: libraries are not the recording)
 
-    import core.record  # noqa: F401
-    from core.data import load_docs
+    import core.trace.record  # noqa: F401
+    from core.engine.data import load_docs
 
     trainer = Trainer(load_docs(data_path), preset("latest"))
     doc = longest_doc(trainer)

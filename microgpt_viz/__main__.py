@@ -1,3 +1,3 @@
-from microgpt_viz.cli import main
+from microgpt_viz.cli.main import main
 
 raise SystemExit(main())

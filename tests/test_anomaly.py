@@ -4,10 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from core.anomaly import AnomalySettings, check, module_scope
-from core.config import preset
-from core.reevaluate import attention_logit_nodes, what_if
-from core.train import Trainer
+from core.debug.anomaly import AnomalySettings, check, module_scope
+from core.engine.config import preset
+from core.debug.reevaluate import attention_logit_nodes, what_if
+from core.engine.train import Trainer
 from tests.test_cli import run_cli
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]

@@ -11,11 +11,11 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from core.config import preset  # noqa: E402
-from core.train import Trainer  # noqa: E402
-from microgpt_viz.attention import Cell  # noqa: E402
-from microgpt_viz.graph_items import ClusterItem  # noqa: E402
-from microgpt_viz.main_window import MainWindow  # noqa: E402
+from core.engine.config import preset  # noqa: E402
+from core.engine.train import Trainer  # noqa: E402
+from microgpt_viz.app.docks.attention import Cell  # noqa: E402
+from microgpt_viz.app.graph.items import ClusterItem  # noqa: E402
+from microgpt_viz.app.main_window import MainWindow  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail"]
@@ -236,10 +236,10 @@ def test_diverged_step_is_a_message_and_the_last_good_step_stays(qtbot, tmp_path
 
 
 def test_missing_graphviz_is_a_message_and_the_rest_works(qtbot, tmp_path, boxes, monkeypatch):
-    import core.layout
+    import core.views.layout
 
-    core.layout.clear_cache()
-    monkeypatch.setattr(core.layout.shutil, "which", lambda name: None)
+    core.views.layout.clear_cache()
+    monkeypatch.setattr(core.views.layout.shutil, "which", lambda name: None)
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(Trainer(DOCS, preset("original")), settings=settings)
     qtbot.addWidget(window)
@@ -347,8 +347,8 @@ def test_screenshot_command_writes_the_window_picture(tmp_path):
 
 def test_widgets_run_on_their_own(qtbot, window):
     """Each dock's widget works without the window: fed plain data, it draws and reports clicks."""
-    from microgpt_viz.attention import AttentionPanel
-    from microgpt_viz.token_strip import TokenStrip
+    from microgpt_viz.app.docks.attention import AttentionPanel
+    from microgpt_viz.app.docks.token_strip import TokenStrip
 
     trace = window.session.trace
     strip = TokenStrip()

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import core.train  # noqa: E402
-import core.wiring  # noqa: E402
-from microgpt_viz import anomaly_panel  # noqa: E402
+import core.engine.train  # noqa: E402
+import core.trace.wiring  # noqa: E402
+from microgpt_viz.app.debug import anomaly_panel  # noqa: E402
 from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
 
@@ -23,13 +23,13 @@ def window(qtbot, tmp_path, boxes):  # noqa: F811
 def wiring_threads(monkeypatch):
     """The thread of every Wiring built (anomaly report, replay and diff all read a step's wiring)."""
     threads = []
-    real = core.wiring.Wiring.__init__
+    real = core.trace.wiring.Wiring.__init__
 
     def spy(self, trace):
         threads.append(threading.current_thread())
         real(self, trace)
 
-    monkeypatch.setattr(core.wiring.Wiring, "__init__", spy)
+    monkeypatch.setattr(core.trace.wiring.Wiring, "__init__", spy)
     return threads
 
 
@@ -77,13 +77,13 @@ def test_opening_a_training_state_records_in_the_worker(qtbot, window, tmp_path,
     saved_losses = list(window.session.losses)
     step(qtbot, window)
     recorded_in = []
-    real_record = core.train.Trainer.record
+    real_record = core.engine.train.Trainer.record
 
     def spy(self, doc=None):
         recorded_in.append(threading.current_thread())
         return real_record(self, doc)
 
-    monkeypatch.setattr(core.train.Trainer, "record", spy)
+    monkeypatch.setattr(core.engine.train.Trainer, "record", spy)
     shown = window.session.trace
     with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
         assert panels.open_state(path)
@@ -96,8 +96,8 @@ def test_opening_a_training_state_records_in_the_worker(qtbot, window, tmp_path,
 
 
 def test_replace_trainer_keeps_the_old_one_when_the_new_one_has_no_next_step(qtbot, window, boxes):  # noqa: F811
-    from core.config import preset
-    from core.train import Trainer
+    from core.engine.config import preset
+    from core.engine.train import Trainer
     from tests.test_app import DOCS
 
     finished = Trainer(DOCS, preset("original", num_steps=2))
@@ -120,13 +120,13 @@ def test_record_a_docs_now_records_in_the_worker(qtbot, window, monkeypatch):
     qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=WAIT_MS)
     assert panels.diff.record_b.isEnabled()
     recorded_in = []
-    real_record = core.train.Trainer.record
+    real_record = core.engine.train.Trainer.record
 
     def spy(self, doc=None):
         recorded_in.append(threading.current_thread())
         return real_record(self, doc)
 
-    monkeypatch.setattr(core.train.Trainer, "record", spy)
+    monkeypatch.setattr(core.engine.train.Trainer, "record", spy)
     panels.diff.record_b.click()
     assert window.training.busy  # handed to the worker, not done on the spot
     qtbot.waitUntil(lambda: panels.diff.result is not None, timeout=WAIT_MS)

@@ -6,8 +6,9 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from microgpt_viz.colours import magnitude_rgb, qcolor  # noqa: E402
-from microgpt_viz.node_colours import node_fills  # noqa: E402
+from core.views.colour_scale import magnitude_rgb  # noqa: E402
+from microgpt_viz.app.graph.colours import qcolor  # noqa: E402
+from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
 from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
 

@@ -4,11 +4,11 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import core.fast  # noqa: E402
-import core.train  # noqa: E402
-from core.config import preset  # noqa: E402
-from core.train import Trainer  # noqa: E402
-from microgpt_viz import stepping  # noqa: E402
+import core.engine.fast  # noqa: E402
+import core.engine.train  # noqa: E402
+from core.engine.config import preset  # noqa: E402
+from core.engine.train import Trainer  # noqa: E402
+from microgpt_viz.session import stepping  # noqa: E402
 from tests.test_app import DOCS, WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
 
@@ -23,7 +23,7 @@ def window(qtbot, tmp_path, boxes):  # noqa: F811
 def counted(monkeypatch):
     """How many updates each engine took: {'fast': n, 'scalar': n}."""
     counts = {"fast": 0, "scalar": 0}
-    real_fast, real_scalar = core.fast.FastTrainer.step, core.train.Trainer.step
+    real_fast, real_scalar = core.engine.fast.FastTrainer.step, core.engine.train.Trainer.step
 
     def fast_step(self):
         counts["fast"] += 1
@@ -33,8 +33,8 @@ def counted(monkeypatch):
         counts["scalar"] += 1
         return real_scalar(self, record)
 
-    monkeypatch.setattr(core.fast.FastTrainer, "step", fast_step)
-    monkeypatch.setattr(core.train.Trainer, "step", scalar_step)
+    monkeypatch.setattr(core.engine.fast.FastTrainer, "step", fast_step)
+    monkeypatch.setattr(core.engine.train.Trainer, "step", scalar_step)
     return counts
 
 
@@ -62,7 +62,7 @@ def test_run_n_fast_forwards_then_records_the_next_step_on_the_scalar_engine(qtb
 def test_cancel_stops_a_fast_run_between_two_fast_steps(qtbot, window, monkeypatch):
     stop_after = 7
     taken = []
-    real = core.fast.FastTrainer.step
+    real = core.engine.fast.FastTrainer.step
 
     def step(self):
         loss = real(self)
@@ -71,7 +71,7 @@ def test_cancel_stops_a_fast_run_between_two_fast_steps(qtbot, window, monkeypat
             window.training.cancel()  # from the worker, as a click on Cancel lands mid-run
         return loss
 
-    monkeypatch.setattr(core.fast.FastTrainer, "step", step)
+    monkeypatch.setattr(core.engine.fast.FastTrainer, "step", step)
     results = []
     window.training.advanced.connect(results.append)
     window.run(500)

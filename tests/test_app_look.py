@@ -7,7 +7,7 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtWidgets import QTabBar  # noqa: E402
 
-from microgpt_viz.labels import number  # noqa: E402
+from microgpt_viz.session.labels import number  # noqa: E402
 from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
 BOTTOM_TABS = ["Attention", "Anomalies", "Grad check", "What-if", "Replay", "Step diff"]

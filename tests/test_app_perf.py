@@ -1,11 +1,12 @@
-"""microgpt_viz/perf.py measures what it says (the figures themselves belong to the benchmark)."""
+"""microgpt_viz/app/perf.py measures what it says (the figures themselves belong to the benchmark)."""
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from core.config import preset  # noqa: E402
-from core.train import Trainer  # noqa: E402
-from microgpt_viz import perf, stepping  # noqa: E402
+from core.engine.config import preset  # noqa: E402
+from core.engine.train import Trainer  # noqa: E402
+from microgpt_viz.app import perf  # noqa: E402
+from microgpt_viz.session import stepping
 
 DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia"]
 

@@ -9,8 +9,8 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from microgpt_viz.script_dialog import ScriptDialog  # noqa: E402
-from microgpt_viz.script_mode import LOCKED  # noqa: E402
+from microgpt_viz.app.dialogs.script_dialog import ScriptDialog  # noqa: E402
+from microgpt_viz.app.script_mode import LOCKED  # noqa: E402
 from tests.test_app import DOCS, WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -198,7 +198,7 @@ def test_screenshot_of_a_scripts_step_from_the_command_line(tmp_path):
 
     from PyQt6.QtGui import QImage
 
-    from microgpt_viz.select_script import Action, SelectError, parse
+    from microgpt_viz.session.select_script import Action, SelectError, parse
 
     assert parse(f"script={MLP} 'two words' x") == [Action("script", (str(MLP), "two words", "x"))]
     with pytest.raises(SelectError):

@@ -1,12 +1,12 @@
 """The app's model layer without any window: Session, History, stepping, --select parsing."""
 import pytest
 
-from core.config import preset
-from core.train import Trainer
-from microgpt_viz import stepping
-from microgpt_viz.history import History, Location
-from microgpt_viz.select_script import Action, SelectError, parse
-from microgpt_viz.session import Session, scalar_of
+from core.engine.config import preset
+from core.engine.train import Trainer
+from microgpt_viz.session import stepping
+from microgpt_viz.session.history import History, Location
+from microgpt_viz.session.select_script import Action, SelectError, parse
+from microgpt_viz.session.model import Session, scalar_of
 
 DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper"]
 
@@ -132,7 +132,7 @@ def test_select_script_parses_and_rejects():
 def test_released_traces_are_taken_apart_only_once_nobody_uses_them(trainer):
     import time
 
-    from microgpt_viz import trace_memory
+    from microgpt_viz.session import trace_memory
 
     janitor = trace_memory._janitor()
     before = janitor.dismantled

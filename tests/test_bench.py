@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from core import bench
-from core.config import preset
-from core.train import Trainer
+from core.engine.config import preset
+from core.engine.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [

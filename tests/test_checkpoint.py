@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from core import checkpoint
-from core.checkpoint import CheckpointError
-from core.config import preset
-from core.train import Trainer
+from core.engine import checkpoint
+from core.engine.checkpoint import CheckpointError
+from core.engine.config import preset
+from core.engine.train import Trainer
 from tests.test_cli import assert_one_line_error, run_cli
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]

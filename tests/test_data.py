@@ -1,6 +1,6 @@
 import pytest
 
-from core.data import EMBEDDED_NAMES, DataError, Tokenizer, load_docs, resolve_data_path
+from core.engine.data import EMBEDDED_NAMES, DataError, Tokenizer, load_docs, resolve_data_path
 
 
 def test_loads_like_microgpt(tmp_path):

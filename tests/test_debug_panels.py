@@ -8,14 +8,14 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from core.config import preset  # noqa: E402
-from core.reevaluate import Reevaluator, what_if  # noqa: E402
-from core.train import Trainer  # noqa: E402
-from microgpt_viz.anomaly_panel import AnomalyPanel  # noqa: E402
-from microgpt_viz.diff_panel import DiffPanel  # noqa: E402
-from microgpt_viz.gradcheck_panel import GradCheckPanel  # noqa: E402
-from microgpt_viz.replay_panel import ReplayPanel  # noqa: E402
-from microgpt_viz.whatif_panel import WhatIfPanel  # noqa: E402
+from core.engine.config import preset  # noqa: E402
+from core.debug.reevaluate import Reevaluator, what_if  # noqa: E402
+from core.engine.train import Trainer  # noqa: E402
+from microgpt_viz.app.debug.anomaly_panel import AnomalyPanel  # noqa: E402
+from microgpt_viz.app.debug.diff_panel import DiffPanel  # noqa: E402
+from microgpt_viz.app.debug.gradcheck_panel import GradCheckPanel  # noqa: E402
+from microgpt_viz.app.debug.replay_panel import ReplayPanel  # noqa: E402
+from microgpt_viz.app.debug.whatif_panel import WhatIfPanel  # noqa: E402
 
 DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 

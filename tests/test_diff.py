@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.diff import ShapeMismatch, _differs, check_same_shape, diff
-from core.reevaluate import what_if
-from core.train import Trainer
+from core.engine.config import preset
+from core.debug.diff import ShapeMismatch, _differs, check_same_shape, diff
+from core.debug.reevaluate import what_if
+from core.engine.train import Trainer
 from tests.test_cli import assert_one_line_error, run_cli
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from core.engine import Value, topological_order
+from core.engine.autograd import Value, topological_order
 
 
 def numeric_grad(f, x, h=1e-6):

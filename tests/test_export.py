@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from core.config import preset
-from core.export import MAX_NODES, ViewTooLarge, render_diagram, to_dot
-from core.layout import GraphvizNotFound, run_dot
-from core.train import Trainer
-from core.view import View
-from microgpt_viz.cli import main
+from core.engine.config import preset
+from core.views.export import MAX_NODES, ViewTooLarge, render_diagram, to_dot
+from core.views.layout import GraphvizNotFound, run_dot
+from core.engine.train import Trainer
+from core.views.view import View
+from microgpt_viz.cli.main import main
 
 DOCS = ["emma", "olga", "ivan", "bo", "noah"]
 

@@ -8,15 +8,15 @@ import struct
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.data import load_docs
-from core.export import colour_scale, to_dot
-from core.export_replay import replay_sources
-from core.layout import run_dot
-from core.replay import BackwardReplay, describe_position, regraded, trace_at
-from core.train import Trainer
-from core.view import View
-from microgpt_viz.cli import main
+from core.engine.config import preset
+from core.engine.data import load_docs
+from core.views.export import colour_scale, to_dot
+from core.views.export_replay import replay_sources
+from core.views.layout import run_dot
+from core.debug.replay import BackwardReplay, describe_position, regraded, trace_at
+from core.engine.train import Trainer
+from core.views.view import View
+from microgpt_viz.cli.main import main
 from tests.test_script import MLP
 
 DOCS = ["emma", "olga", "ivan", "bo", "noah"]

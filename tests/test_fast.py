@@ -4,10 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.fast import FastTrainer, fast_forward
-from core.train import NumericalError, PlanFinished, Trainer
-from microgpt_viz.cli import main
+from core.engine.config import preset
+from core.engine.fast import FastTrainer, fast_forward
+from core.engine.train import NumericalError, PlanFinished, Trainer
+from microgpt_viz.cli.main import main
 
 DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail", "emily", "ella"]
 PRESETS = ("original", "latest")

@@ -2,12 +2,12 @@ import math
 
 import pytest
 
-from core import engine
-from core.config import preset
-from core.gradcheck import GradChecker, gradcheck, param_node, sample_params
-from core.reevaluate import attention_logit_nodes
-from core.train import Trainer
-from microgpt_viz.cli import main
+from core.engine import autograd
+from core.engine.config import preset
+from core.debug.gradcheck import GradChecker, gradcheck, param_node, sample_params
+from core.debug.reevaluate import attention_logit_nodes
+from core.engine.train import Trainer
+from microgpt_viz.cli.main import main
 from tests.test_cli import assert_one_line_error, run_cli
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
@@ -65,21 +65,21 @@ def test_param_node_finds_an_entry_and_refuses_unused_ones():
 
 def _broken_exp(self):
     value = math.exp(self.data)
-    return engine.Value(value, (self,), (1.1 * value,), op="exp")
+    return autograd.Value(value, (self,), (1.1 * value,), op="exp")
 
 
 def _broken_mul(self, other):
-    other = other if isinstance(other, engine.Value) else engine.Value(other)
-    return engine.Value(self.data * other.data, (self, other), (self.data, other.data), op="*")  # slots swapped
+    other = other if isinstance(other, autograd.Value) else autograd.Value(other)
+    return autograd.Value(self.data * other.data, (self, other), (self.data, other.data), op="*")  # slots swapped
 
 
 def _broken_pow(self, other):
-    return engine.Value(self.data**other, (self,), (other * self.data**other,), op=f"**{other}")  # k * x**k
+    return autograd.Value(self.data**other, (self,), (other * self.data**other,), op=f"**{other}")  # k * x**k
 
 
 @pytest.mark.parametrize("method, broken", [("exp", _broken_exp), ("__mul__", _broken_mul), ("__pow__", _broken_pow)])
 def test_a_broken_local_gradient_rule_is_caught(monkeypatch, method, broken):
-    monkeypatch.setattr(engine.Value, method, broken)
+    monkeypatch.setattr(autograd.Value, method, broken)
     trace = trained_trace("latest", steps=0)
     report = gradcheck(trace, params=12)
     assert not report.passed
@@ -132,7 +132,7 @@ def test_cli_passes_on_names_txt(names_path, name):
 
 
 def test_cli_exits_1_on_a_broken_rule(monkeypatch, small_data, capsys):
-    monkeypatch.setattr(engine.Value, "exp", _broken_exp)
+    monkeypatch.setattr(autograd.Value, "exp", _broken_exp)
     status = main(["gradcheck", "--data", str(small_data), "--params", "8", "--preset", "latest"])
     out = capsys.readouterr().out
     assert status == 1

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from core import layout
-from core.config import preset
-from core.layout import GraphvizNotFound, bench_expand_layout, bench_overview_layout, layout_view, overview_layout
-from core.train import Trainer
-from core.view import View
+from core.views import layout
+from core.engine.config import preset
+from core.views.layout import GraphvizNotFound, bench_expand_layout, bench_overview_layout, layout_view, overview_layout
+from core.engine.train import Trainer
+from core.views.view import View
 
 DOCS = ["emma", "olga", "ivan", "bo", "noah"]
 

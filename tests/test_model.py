@@ -3,10 +3,11 @@ import random
 
 import pytest
 
-from core.config import ConfigError, Config, preset
-from core.model import GPT
-from core.reference import plain_copy, plain_step
-from core.train import Trainer, step_loss
+from core.engine.config import ConfigError, Config, preset
+from core.engine.model import GPT
+from core.engine.reference import plain_copy, plain_step
+from core.engine.model import step_loss
+from core.engine.train import Trainer
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 

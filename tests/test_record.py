@@ -5,10 +5,10 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.data import load_docs
-from core.record import KINDS
-from core.train import Trainer
+from core.engine.config import preset
+from core.engine.data import load_docs
+from core.trace.record import KINDS
+from core.engine.train import Trainer
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 

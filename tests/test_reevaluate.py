@@ -4,9 +4,10 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.reevaluate import Reevaluator, attention_logit_nodes, what_if
-from core.train import Trainer, step_loss
+from core.engine.config import preset
+from core.debug.reevaluate import Reevaluator, attention_logit_nodes, what_if
+from core.engine.model import step_loss
+from core.engine.train import Trainer
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 

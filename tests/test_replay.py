@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from core import tape as tapes
-from core.config import preset
-from core.replay import BackwardReplay, grads_at, replay_of
-from core.train import Trainer
+from core.trace import tape as tapes
+from core.engine.config import preset
+from core.debug.replay import BackwardReplay, grads_at, replay_of
+from core.engine.train import Trainer
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 
@@ -95,7 +95,7 @@ def test_out_of_range_positions_are_refused(trace):
 
 
 def test_trace_at_is_a_frame_an_exporter_can_colour(trace):
-    from core.replay import trace_at
+    from core.debug.replay import trace_at
 
     k = trace.num_nodes // 2
     frame = trace_at(trace, k)
@@ -109,8 +109,8 @@ def test_trace_at_is_a_frame_an_exporter_can_colour(trace):
 
 
 def test_a_rendered_view_regraded_for_a_backward_position(trace):
-    from core.replay import regraded, trace_at
-    from core.view import View
+    from core.debug.replay import regraded, trace_at
+    from core.views.view import View
 
     view = View.for_token(trace, 1)
     view.expand_to_depth(3)

@@ -18,12 +18,12 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.data import load_docs
-from core.script import ScriptError, record_script, run_script
-from core.script_graph import infer_op
-from core.script_trace import find_position_losses, trace_from_capture
-from core.train import Trainer
+from core.engine.config import preset
+from core.engine.data import load_docs
+from core.script.run import ScriptError, record_script, run_script
+from core.script.child_graph import infer_op
+from core.script.to_trace import find_position_losses, trace_from_capture
+from core.engine.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

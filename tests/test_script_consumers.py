@@ -11,14 +11,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.anomaly import check
-from core.diff import diff
-from core.export import to_dot
-from core.gradcheck import GradChecker, NotReplayable, gradcheck
-from core.replay import BackwardReplay, describe_position, trace_at
-from core.script import record_script
-from core.view import View, search
-from microgpt_viz.cli import main
+from core.debug.anomaly import check
+from core.debug.diff import diff
+from core.views.export import to_dot
+from core.debug.gradcheck import GradChecker, NotReplayable, gradcheck
+from core.debug.replay import BackwardReplay, describe_position, trace_at
+from core.script.run import record_script
+from core.views.view import View, search
+from microgpt_viz.cli.main import main
 from tests.test_script import FIXTURES, MICROGRAD, MLP, SLOTS, SMALL_DOCS, TUPLES, built_in
 
 STYLES = ("tuples", "slots", "micrograd", "mlp", "no_positions")

@@ -3,12 +3,12 @@ import weakref
 
 import pytest
 
-from core.config import preset
-from core.replay import replay_of
-from core.tape import tape_of
-from core.trace_index import index_of
-from core.train import Trainer
-from core.wiring import wiring_of
+from core.engine.config import preset
+from core.debug.replay import replay_of
+from core.trace.tape import tape_of
+from core.trace.index import index_of
+from core.engine.train import Trainer
+from core.trace.wiring import wiring_of
 
 
 @pytest.mark.parametrize("derive", [index_of, tape_of, wiring_of, replay_of])

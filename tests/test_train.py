@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from core.config import preset
-from core.data import load_docs
-from core.train import NumericalError, PlanFinished, Trainer
+from core.engine.config import preset
+from core.engine.data import load_docs
+from core.engine.train import NumericalError, PlanFinished, Trainer
 
 SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 

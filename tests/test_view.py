@@ -6,9 +6,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from core.config import preset
-from core.train import Trainer
-from core.view import Filters, View, consumers_of, inputs_of, neighbourhood, path_between, search
+from core.engine.config import preset
+from core.engine.train import Trainer
+from core.views.view import Filters, View, consumers_of, inputs_of, neighbourhood, path_between, search
 
 DOCS = ["emma", "olga", "ivan", "bo", "noah"]
 EVERYTHING = Filters(hide_constants=False, hide_params=False, fold_sums=False)

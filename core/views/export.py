@@ -1,0 +1,215 @@
+"""Graphviz diagrams of a rendered view: DOT text, and SVG / PDF / PNG through the `dot` binary.
+
+Single values are micrograd-style record boxes (op | data | grad); collapsed groups are
+rounded boxes with their node count, vectors are stacked boxes, open groups are clusters
+drawn around their members. Edges carry their local gradient when they stand for one
+scalar edge, or how many scalar edges they stand for. Fill colours follow data, grad or
+|grad| on the app's own colour scale (core/views/colour_scale.py), legend words included.
+
+DOT needs no Graphviz; the other formats run `dot` and raise GraphvizNotFound (saying how
+to install it) when it is missing. Views above MAX_NODES visible nodes are refused with
+ViewTooLarge instead of freezing the machine.
+"""
+import html
+import math
+
+from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
+from core.views.export_style import COLOR_BY, MODE_OF, theme
+from core.views.layout import GraphvizNotFound, nesting, quote, run_dot  # noqa: F401 (GraphvizNotFound re-exported)
+
+FORMATS = ("dot", "svg", "pdf", "png")
+MAX_NODES = 2000
+READABLE_EDGES = 400  # above this many edges, edge labels only add ink
+
+
+class ViewTooLarge(ValueError):
+    """A view with too many visible nodes to draw usefully."""
+
+
+def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=None, max_nodes=MAX_NODES, scale=None, sizes=None,
+           heading_size=None):
+    """DOT source text for a rendered view (see the module docstring for what it looks like).
+
+    scale: the colour Scale (core/views/colour_scale.py); by default the view's own (its top is
+    the largest magnitude on show). Frames of a backward replay pass the finished step's, so
+    colours compare.
+    sizes: visible id -> (width, height) in inches to fix boxes at, so that boxes whose
+    numbers change (frames of a replay) keep their size and the layout does not move.
+    heading_size: (width, height) in inches to fix the heading at, for the same reason:
+    Graphviz centres the drawing under a heading wider than itself.
+    """
+    th = theme(theme_name)
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"rankdir must be LR or TB, got {rankdir!r}")
+    if color_by not in COLOR_BY:
+        raise ValueError(f"unknown colouring {color_by!r} (choose from {', '.join(COLOR_BY)})")
+    if len(rendered.nodes) > max_nodes:
+        raise ViewTooLarge(
+            f"this view has {len(rendered.nodes)} visible nodes, more than the {max_nodes} a diagram can show; "
+            "choose a smaller scope (--scope), a coarser level (--level module or vector) or a smaller --depth"
+        )
+    if scale is None:
+        scale = colour_scale(rendered, color_by)
+
+    out = [
+        "digraph microgpt {",
+        f"  graph [rankdir={rankdir}, bgcolor={quote(th.background)}, fontname={quote(th.font)}, "
+        f"fontsize={th.title_size:g}, fontcolor={quote(th.text)}, nodesep={th.nodesep:g}, ranksep={th.ranksep:g}, "
+        f'newrank=true, labelloc=t, labeljust=l, forcelabels=false, pad=0.3, dpi={th.dpi}];',
+        f"  node [fontname={quote(th.font)}, fontsize={th.font_size:g}, fontcolor={quote(th.text)}, "
+        f"color={quote(th.border)}, penwidth={th.penwidth:g}, style=filled, fillcolor={quote(th.node_fill)}, "
+        "margin=\"0.1,0.04\"];",
+        f"  edge [color={quote(th.edge)}, penwidth={th.penwidth:g}, arrowsize={0.6 + 0.15 * th.penwidth:.2f}, "
+        f"fontname={quote(th.font)}, fontsize={th.small_size:g}, fontcolor={quote(th.faint_text)}];",
+    ]
+    heading = title.split("\n") if title else []  # one heading line per line of the title
+    if scale is not None:
+        heading.append(scale.legend_line())
+    if heading and heading_size:
+        out.append(f"  label={_fixed_heading(heading, heading_size)};")
+    elif heading:
+        text = "".join(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l" for line in heading)
+        out.append(f'  label="{text}";')
+    children, members = nesting(rendered)
+    for n in members.get(None, []):
+        out.append(_node(n, th, scale, sizes, "  "))
+    for c in children.get(None, []):
+        _cluster(c, children, members, th, scale, sizes, out, "  ")
+    label_edges = len(rendered.edges) <= READABLE_EDGES
+    for e in rendered.edges:
+        out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges)};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def colour_scale(rendered, color_by):
+    """The colour Scale of a view for `color_by` (what to_dot uses unless given one); None for 'none'."""
+    if color_by not in COLOR_BY:
+        raise ValueError(f"unknown colouring {color_by!r} (choose from {', '.join(COLOR_BY)})")
+    return scale_for(rendered, MODE_OF[color_by]) if color_by != "none" else None
+
+
+def _fixed_heading(lines, size):
+    """An HTML-like label: the heading's lines, left-aligned, in a box of a fixed size (inches)."""
+    width, height = (max(1, math.ceil(x * 72)) for x in size)  # points
+    body = "".join(html.escape(line, quote=False) + '<BR ALIGN="LEFT"/>' for line in lines)
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" FIXEDSIZE="TRUE" '
+            f'WIDTH="{width}" HEIGHT="{height}"><TR><TD ALIGN="LEFT" BALIGN="LEFT">{body}</TD></TR></TABLE>>')
+
+
+def render_diagram(source, fmt):
+    """Bytes of the diagram in `fmt` (svg, pdf, png), laid out and drawn by Graphviz's dot."""
+    if fmt not in FORMATS or fmt == "dot":
+        return source.encode("utf-8") if fmt == "dot" else _bad_format(fmt)
+    return run_dot(source, fmt, timeout=120)
+
+
+def _bad_format(fmt):
+    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _fmt(x):
+    if x is None:
+        return ""
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def _record_text(text):
+    for ch in "\\{}|<>\"":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _node(n, th, scale, sizes, indent):
+    fill_rgb = fill_of(n, scale) if scale is not None else None
+    fill = hex_colour(fill_rgb) if fill_rgb is not None else None
+    attrs = {}
+    if n.kind == "value":
+        fields = [_record_text(n.label), f"data {_fmt(n.data)}", f"grad {_fmt(n.grad)}"]
+        body = " | ".join(fields)
+        # Braces turn a record's fields across the rank direction: in LR they make micrograd's
+        # strip op | data | grad, in TB a narrow stack, so a rank of many values stays readable.
+        attrs["shape"] = "record"
+        attrs["label"] = f"{{ {body} }}"
+        attrs["fillcolor"] = fill or th.node_fill
+    else:
+        attrs["shape"] = "box3d" if n.kind == "vector" else "box"
+        attrs["style"] = "filled" if n.kind == "vector" else "filled,rounded"
+        attrs["label"] = _group_label(n, th.one_line)
+        attrs["fillcolor"] = fill or th.group_fill
+    attrs["fontcolor"] = hex_colour(text_rgb_on(fill_rgb)) if fill_rgb is not None else th.text
+    if sizes and n.id in sizes:
+        attrs["width"], attrs["height"] = (f"{x:.4f}" for x in sizes[n.id])
+        attrs["fixedsize"] = "true"
+    if n.nonfinite:
+        attrs["color"] = th.alarm
+        attrs["penwidth"] = f"{3 * th.penwidth:g}"
+    if n.kind == "value" or n.op == "sum":
+        attrs["tooltip"] = f"{n.scope} · node {n.node}"
+    else:
+        attrs["tooltip"] = n.id
+    text = ", ".join(f"{k}={_attr(k, v)}" for k, v in attrs.items())
+    return f"{indent}{quote(n.id)} [{text}];"
+
+
+def _group_label(n, one_line):
+    """Name and size of a collapsed group; the enclosing box already says where it is."""
+    name = n.label
+    if n.kind == "vector" and n.parent == n.scope and ": " in name:
+        name = name.split(": ", 1)[1]
+    elif n.kind != "vector" and n.parent is None and "/" in n.scope:
+        name = n.scope  # no box around it: give the whole path
+    elif n.scope.startswith("params/"):
+        name = f"param {n.label}"
+    if n.kind == "vector" and n.count == _units(n):
+        return name  # `16 × +` says the count already
+    if one_line:
+        return f"{name} · {n.count}"
+    return f"{name}\\n{n.count} value{'s' if n.count != 1 else ''}"
+
+
+def _units(n):
+    head = n.label.rsplit(" × ", 1)[0].rsplit(" ", 1)[-1]
+    return int(head) if head.isdigit() else -1
+
+
+def _attr(key, value):
+    if key == "label" and isinstance(value, str) and "\\n" in value:
+        return '"' + value.replace('"', '\\"') + '"'
+    return quote(value)
+
+
+def _cluster(c, children, members, th, scale, sizes, out, indent):
+    out.append(f"{indent}subgraph {quote('cluster_' + c.id)} {{")
+    label = c.label
+    if "#" in c.id and ": " in label:
+        label = label.split(": ", 1)[1]  # a vector inside its scope's box: the scope is named already
+    style = "rounded,filled,dashed" if c.kind != "group" else "rounded,filled"
+    out.append(
+        f"{indent}  graph [label={quote(label)}, style={quote(style)}, fillcolor={quote(th.cluster_fill)}, "
+        f"color={quote(th.cluster_border)}, fontcolor={quote(th.faint_text)}, fontsize={th.small_size:g}, "
+        f"labeljust=l, tooltip={quote(c.id)}];"
+    )
+    for n in members.get(c.id, []):
+        out.append(_node(n, th, scale, sizes, indent + "  "))
+    for child in children.get(c.id, []):
+        _cluster(child, children, members, th, scale, sizes, out, indent + "  ")
+    out.append(f"{indent}}}")
+
+
+def _edge_attrs(e, th, label_edges):
+    attrs = []
+    if e.count > 1:
+        attrs.append(f"penwidth={th.penwidth * (1 + 0.5 * math.log10(e.count)):.2f}")
+    if label_edges and e.local_grad is not None:
+        # an xlabel is placed after layout and dropped where it would overlap (forcelabels=false)
+        attrs.append(f"xlabel={quote(_short(e.local_grad))}")
+    return f" [{', '.join(attrs)}]" if attrs else ""
+
+
+def _short(x):
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.3g}"

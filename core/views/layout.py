@@ -1,0 +1,339 @@
+"""Where to draw a rendered view: Graphviz `dot` for opened views, a numpy layering for the overview.
+
+`layout_view(rendered, rankdir)` runs `dot -Tjson0` on the view's nodes (fixed-size boxes),
+edges and clusters (open groups), and returns positions, sizes, edge splines and cluster
+boxes in points, origin at the top left, y growing downwards (screen convention). Box sizes
+depend only on what stays the same from step to step (kind and group names, not values),
+so the layout is cached by (shape_key, rankdir): the next training step on the same name,
+or at module level on any name of the same length, draws with the layout it already has.
+
+`overview_layout(trace)` places all 35k-140k nodes of a step without Graphviz: x by depth
+(longest path from the inputs, computed level by level in numpy), y by position, then scope,
+then backward order. It is for a zoomed-out map, not for reading labels.
+"""
+import json
+import shutil
+import subprocess
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from core.trace.index import gather, index_of
+
+FONT_SIZE = 10.0  # points; the box sizes below assume this font
+CHAR_WIDTH = 0.62 * FONT_SIZE  # average advance of a monospace-ish character
+LINE_HEIGHT = 1.35 * FONT_SIZE
+PAD = 8.0  # points around the text of a box
+VALUE_CHARS = 16  # width of a value box in characters: `grad -0.0001234` fits
+GROUP_MIN_CHARS = 10
+CACHE_SIZE = 64
+
+
+class GraphvizNotFound(RuntimeError):
+    """The `dot` program of Graphviz is not installed or not on PATH."""
+
+    def __init__(self):
+        super().__init__(
+            "Graphviz's `dot` program was not found on PATH; install Graphviz "
+            "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz) or export as DOT"
+        )
+
+
+class GraphvizFailed(RuntimeError):
+    """`dot` ran but failed; the message carries its first line of complaint."""
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float  # centre, points
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Layout:
+    nodes: dict  # visible node id -> Box
+    edges: list  # (source id, target id, [(x, y), ...] cubic B-spline control points, arrow tip or None)
+    clusters: dict  # cluster id -> Box around its members
+    width: float  # bounding box, points
+    height: float
+    rankdir: str
+    seconds: float  # time dot took (0 for a cache hit on first use, never re-measured)
+
+
+def dot_path():
+    path = shutil.which("dot")
+    if path is None:
+        raise GraphvizNotFound()
+    return path
+
+
+def run_dot(source, fmt, timeout=60):
+    """Run `dot -T<fmt>` on DOT source text; bytes out. GraphvizNotFound / GraphvizFailed on trouble."""
+    try:
+        done = subprocess.run([dot_path(), f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        raise GraphvizNotFound() from None
+    except subprocess.TimeoutExpired:
+        raise GraphvizFailed(f"Graphviz took longer than {timeout} s; choose a smaller scope or level") from None
+    if done.returncode != 0:
+        complaint = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GraphvizFailed(f"Graphviz failed: {complaint[0] if complaint else f'exit status {done.returncode}'}")
+    return done.stdout
+
+
+# ---- box sizes -------------------------------------------------------------------------
+def box_lines(node):
+    """Text lines a box is sized for (and the app can draw): name and count, or op, data, grad."""
+    if node.kind == "value" and node.op != "sum":
+        return [node.label, "data", "grad"]
+    return [node.label, f"{node.count} values"]
+
+
+def box_size(node):
+    """(width, height) in points, from layout-stable text only (no numbers that change per step)."""
+    if node.kind == "value":
+        chars = max(VALUE_CHARS, len(node.label) + 2)
+        lines = 3
+    else:
+        chars = max(GROUP_MIN_CHARS, len(node.label) + 2, len(f"{node.count} values") + 6)
+        lines = 2
+    return chars * CHAR_WIDTH + 2 * PAD, lines * LINE_HEIGHT + 2 * PAD
+
+
+# ---- Graphviz layout of a view -------------------------------------------------------------
+def quote(text):
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def layout_source(rendered, rankdir="TB"):
+    """DOT for layout only: fixed-size boxes, clusters for open groups, no styling."""
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"rankdir must be TB or LR, got {rankdir!r}")
+    lines = [
+        "digraph view {",
+        f"  graph [rankdir={rankdir}, nodesep=0.25, ranksep=0.4, newrank=true, fontsize={FONT_SIZE:g}];",
+        '  node [shape=box, fixedsize=true, label=""];',
+    ]
+    children, members = nesting(rendered)
+    for n in members.get(None, []):
+        lines.append(_node_line(n, "  "))
+    for c in children.get(None, []):
+        _cluster_lines(c, children, members, lines, "  ")
+    for e in rendered.edges:
+        lines.append(f"  {quote(e.source)} -> {quote(e.target)};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+# Open groups not drawn as a box: a box around all parameter matrices would pull them
+# away from the blocks that use them, far across the diagram.
+UNBOXED = ("params",)
+
+
+def nesting(rendered):
+    """(clusters by parent id, visible nodes by parent id); the top level is under None.
+
+    Groups in UNBOXED and the groups around a focused scope get no box: their members
+    move up to the level above.
+    """
+    focus = getattr(rendered, "focus", None)
+    unboxed = {c.id for c in rendered.clusters if c.id in UNBOXED or (focus and focus.startswith(c.id + "/"))}
+    parent_of = {c.id: c.parent for c in rendered.clusters}
+
+    def boxed_parent(group):
+        while group in unboxed:
+            group = parent_of.get(group)
+        return group
+
+    children, members = {}, {}
+    for c in rendered.clusters:
+        if c.id not in unboxed:
+            children.setdefault(boxed_parent(c.parent), []).append(c)
+    for n in rendered.nodes:
+        members.setdefault(boxed_parent(n.parent), []).append(n)
+    _merge_single_chains(children, members)
+    return children, members
+
+
+def _merge_single_chains(children, members, parent=None):
+    """A box holding nothing but one other box becomes one box: `pos0/layer0/attn`, `k: 16 × sum(16)`."""
+    merged = []
+    for c in children.get(parent, []):
+        while not members.get(c.id) and len(children.get(c.id, [])) == 1:
+            (inner,) = children.pop(c.id)
+            if inner.kind == "vector":
+                label = f"{c.label}: {inner.label.split(': ', 1)[-1]}"
+            else:
+                label = f"{c.label}/{inner.label}"
+            members[c.id] = members.pop(inner.id, [])
+            children[c.id] = children.pop(inner.id, [])
+            c = replace(c, label=label, kind=inner.kind)
+        merged.append(c)
+        _merge_single_chains(children, members, c.id)
+    if merged:
+        children[parent] = merged
+
+
+def _node_line(node, indent):
+    w, h = box_size(node)
+    return f"{indent}{quote(node.id)} [width={w / 72:.3f}, height={h / 72:.3f}];"
+
+
+def _cluster_lines(cluster, children, members, lines, indent):
+    lines.append(f"{indent}subgraph {quote('cluster_' + cluster.id)} {{")
+    lines.append(f"{indent}  label={quote(cluster.label)};")
+    for n in members.get(cluster.id, []):
+        lines.append(_node_line(n, indent + "  "))
+    for c in children.get(cluster.id, []):
+        _cluster_lines(c, children, members, lines, indent + "  ")
+    lines.append(f"{indent}}}")
+
+
+_cache = OrderedDict()
+cache_stats = {"hits": 0, "misses": 0}
+
+
+def layout_view(rendered, rankdir="TB"):
+    """Layout of a rendered view, from the cache when a view of the same shape was laid out before."""
+    key = (rendered.shape_key, rankdir)
+    hit = _cache.get(key)
+    if hit is not None:
+        _cache.move_to_end(key)
+        cache_stats["hits"] += 1
+        return hit
+    cache_stats["misses"] += 1
+    start = time.perf_counter()
+    raw = run_dot(layout_source(rendered, rankdir), "json0")
+    layout = parse_json_layout(json.loads(raw), rankdir, time.perf_counter() - start)
+    _cache[key] = layout
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return layout
+
+
+def clear_cache():
+    _cache.clear()
+    cache_stats.update(hits=0, misses=0)
+
+
+def parse_json_layout(doc, rankdir, seconds):
+    """Graphviz -Tjson0 output -> Layout, flipping y so it grows downwards."""
+    x0, y0, x1, y1 = (float(v) for v in doc["bb"].split(","))
+    height = y1 - y0
+
+    def point(text):
+        x, y = text.split(",")[:2]
+        return float(x) - x0, height - (float(y) - y0)
+
+    nodes, clusters, names = {}, {}, {}
+    for obj in doc.get("objects", []):
+        if "bb" in obj:  # a cluster
+            a, b, c, d = (float(v) for v in obj["bb"].split(","))
+            name = obj["name"][len("cluster_"):]
+            clusters[name] = Box((a + c) / 2 - x0, height - ((b + d) / 2 - y0), c - a, d - b)
+        elif "pos" in obj:
+            x, y = point(obj["pos"])
+            nodes[obj["name"]] = Box(x, y, float(obj["width"]) * 72, float(obj["height"]) * 72)
+        names[obj["_gvid"]] = obj["name"]
+    edges = []
+    for e in doc.get("edges", []):
+        tip, control = None, []
+        for part in e.get("pos", "").split():
+            if part.startswith("e,"):
+                tip = point(part[2:])
+            elif part.startswith("s,"):
+                continue
+            else:
+                control.append(point(part))
+        edges.append((names[e["tail"]], names[e["head"]], control, tip))
+    return Layout(nodes, edges, clusters, x1 - x0, height, rankdir, seconds)
+
+
+# ---- overview of a whole step ------------------------------------------------------------
+def overview_layout(trace, spacing=1.0):
+    """(x, y) per node id for the whole graph, with no Graphviz.
+
+    x = depth: the longest chain of inputs below the node (computed a whole level at a time);
+    y = rank of the node within its depth column after sorting by (position, scope, order),
+    so each token's computation forms a band and each scope a stripe inside it.
+    """
+    ix = index_of(trace)
+    n = ix.n
+    depth = _depths(ix)
+    pos = np.asarray(trace.pos, dtype=np.int64)
+    pos = np.where(pos < 0, pos.max() + 1, pos)  # parameters and the mean loss get a band of their own
+    # sort by depth column, then position band, then scope stripe, then backward order
+    key = np.lexsort((np.arange(n)[::-1], ix.scope_code, pos, depth))
+    rank = np.empty(n, dtype=np.int64)
+    starts = np.searchsorted(depth[key], np.arange(depth.max() + 2))
+    column_start = starts[depth[key]]
+    rank[key] = np.arange(n) - column_start
+    # centre every column vertically, so the map reads as a band rather than a staircase
+    column_size = np.diff(starts)
+    y = (rank - column_size[depth] / 2.0) * spacing
+    x = depth.astype(np.float64) * spacing * 8.0
+    return x, y
+
+
+def _depths(ix):
+    """Longest path from a source to each node, by repeated relaxation over whole levels.
+
+    Node ids are topological, so one pass in id order would do, but a Python loop over 140k
+    nodes is slow; instead process 'ready' nodes (all inputs done) a level at a time.
+    """
+    n = ix.n
+    depth = np.zeros(n, dtype=np.int64)
+    remaining = np.diff(ix.pred_ptr).astype(np.int64)  # unfinished inputs per node
+    ready = np.flatnonzero(remaining == 0)
+    level = 0
+    while len(ready):
+        depth[ready] = level
+        out_edges = gather(ix.succ_ptr, ix.succ_edge, ready)
+        consumers = ix.dst[out_edges]
+        np.subtract.at(remaining, consumers, 1)
+        candidates = np.unique(consumers)
+        ready = candidates[remaining[candidates] == 0]
+        level += 1
+    return depth
+
+
+# ---- benchmarks (used by `microgpt-viz bench`) -------------------------------------------------
+def bench_expand_layout(trace, max_nodes=500):
+    """Median seconds to expand one group, render and lay out the new view with a cold cache.
+
+    Views: the last token's cone and the whole step's loss at module level, each with one of
+    a few groups expanded; expansions that would pass max_nodes visible nodes are skipped.
+    """
+    from core.views.view import View
+
+    t = trace.positions - 1
+    groups = [
+        f"pos{t}/layer0/attn/q", f"pos{t}/layer0/mlp/fc1", f"pos{t}/softmax",
+        f"pos{t}/layer0/attn/head0/softmax", f"pos{t}/lm_head", f"pos{t}/embed/rmsnorm",
+    ]
+    makers = [lambda: View.for_token(trace, t), lambda: View(trace)]
+    times = []
+    for make in makers:
+        for group in groups:
+            probe = make().expand(group).render()
+            if len(probe.nodes) > max_nodes:
+                continue
+            _cache.pop((probe.shape_key, "TB"), None)  # measure Graphviz, not the cache
+            view = make()
+            view.render()
+            start = time.perf_counter()
+            layout_view(view.expand(group).render())
+            times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def bench_overview_layout(trace):
+    """Seconds for overview_layout on the whole step (the trace index already built)."""
+    index_of(trace)
+    start = time.perf_counter()
+    overview_layout(trace)
+    return time.perf_counter() - start

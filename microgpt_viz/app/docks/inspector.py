@@ -1,0 +1,195 @@
+"""The node inspector: everything about one value, and the values around it, clickable.
+
+For a scalar: op, data, grad, kind, scope, parameter and index, source line; its inputs
+with the local gradient of each edge; its consumers with the gradient each sends back.
+The consumers' contributions add up to the node's own grad (the chain rule, made visible),
+and the table ends with that sum. For a group: what it holds and its largest values.
+"""
+import math
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtWidgets import (
+    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
+)
+
+from core.views.view import consumers_of, inputs_of
+from microgpt_viz.session.labels import OP_NAMES, node_text, number, op_text, parameter_text, source_text
+
+NODE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _table(headers):
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setWordWrap(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for column in range(1, len(headers)):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    table.setMouseTracking(True)
+    return table
+
+
+class Inspector(QWidget):
+    nodeClicked = pyqtSignal(int)  # an input or consumer was clicked: go there
+    sourceClicked = pyqtSignal(str, int)  # file, line
+    expandRequested = pyqtSignal(str)  # a group's "Expand" button
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.trace = None
+        self.node = None
+        self.title = QLabel("Nothing selected")
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fields = QFormLayout()
+        self.fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.expand_button = QPushButton("Expand")
+        self.expand_button.hide()
+        self.inputs_label = QLabel("Inputs")
+        self.inputs = _table(["input", "data", "∂self/∂input", "grad sent"])
+        self.inputs.setToolTip("Click an input to go to it. grad sent = local gradient × this node's grad")
+        self.consumers_label = QLabel("Consumers")
+        self.consumers = _table(["consumer", "its grad", "∂it/∂self", "contribution"])
+        self.consumers.setToolTip("Click a consumer to go to it. The contributions add up to this node's grad")
+        self.sum_label = QLabel("")
+        self.sum_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(self.fields)
+        layout.addWidget(self.expand_button)
+        layout.addWidget(self.inputs_label)
+        layout.addWidget(self.inputs, 1)
+        layout.addWidget(self.consumers_label)
+        layout.addWidget(self.consumers, 2)
+        layout.addWidget(self.sum_label)
+        self.inputs.cellClicked.connect(lambda row, _: self._clicked(self.inputs, row))
+        self.consumers.cellClicked.connect(lambda row, _: self._clicked(self.consumers, row))
+        self._group_id = None
+        self.expand_button.clicked.connect(lambda: self._group_id and self.expandRequested.emit(self._group_id))
+        self.show_nothing()
+
+    # ---- showing --------------------------------------------------------------------
+    def show_nothing(self, text="Nothing selected: click a box in the graph, a token, or a heatmap cell"):
+        self.node = None
+        self.title.setText(text)
+        self._clear_fields()
+        self._show_tables(False)
+        self.expand_button.hide()
+
+    def show_node(self, trace, node):
+        """A single scalar value of the step."""
+        self.trace, self.node = trace, int(node)
+        attrs = trace.graph.nodes[self.node]
+        kind = attrs["kind"]
+        what = OP_NAMES.get(attrs["op"], attrs["op"])
+        name = parameter_text(attrs) or f"{op_text(attrs)} ({what})"
+        self.title.setText(f"#{self.node}  {name} = {number(attrs['data'])}")
+        self._clear_fields()
+        self._field("op", f"{op_text(attrs)}   ({what})")
+        self._field("data", number(attrs["data"], 10), mono=True)
+        self._field("grad", f"{number(attrs['grad'], 10)}   (d loss / d this)", mono=True)
+        self._field("kind", kind)
+        self._field("scope", attrs["scope"] or "(none)")
+        if attrs["pos"] >= 0:
+            t = attrs["pos"]
+            if t + 1 < len(trace.token_labels):
+                self._field("position", f"{t}: reads {trace.token_labels[t]!r}, predicts {trace.token_labels[t + 1]!r}")
+            else:  # a user's script that does not say its tokens
+                self._field("position", str(t))
+        if kind == "param":
+            self._field("parameter", parameter_text(attrs))
+        source = source_text(attrs)
+        if source:
+            link = QLabel(f'<a href="#">{source}</a>')
+            link.setToolTip("Show this line in the source view")
+            link.linkActivated.connect(lambda _=None, a=attrs: self.sourceClicked.emit(a["file"], a["line"]))
+            self.fields.addRow("source", link)
+        self._field("backward order", f"{attrs['order']}  (0 is the loss, where backward starts)")
+        self._fill_links(trace, self.node)
+        self.expand_button.hide()
+
+    def show_group(self, trace, visible):
+        """A box standing for many values (a scope, a vector, a folded sum)."""
+        self.trace, self.node = trace, None
+        self.title.setText(f"{visible.label}")
+        self._clear_fields()
+        self._field("group", visible.id)
+        self._field("kind", visible.kind)
+        self._field("values", f"{visible.count}")
+        if visible.pos >= 0:
+            self._field("position", str(visible.pos))
+        self._field("largest |data|", number(visible.max_abs_data), mono=True)
+        self._field("largest |grad|", number(visible.max_abs_grad), mono=True)
+        if visible.nonfinite:
+            self._field("not finite", f"{visible.nonfinite} values are NaN or infinite")
+        self._show_tables(False)
+        self._group_id = visible.id if visible.expandable else None
+        self.expand_button.setVisible(visible.expandable)
+        self.expand_button.setText(f"Expand {visible.label}")
+
+    # ---- internals ------------------------------------------------------------------
+    def _clear_fields(self):
+        while self.fields.rowCount():
+            self.fields.removeRow(0)
+
+    def _field(self, name, text, mono=False):
+        label = QLabel(text)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setWordWrap(True)
+        if mono:
+            label.setFont(QFont("monospace"))
+        self.fields.addRow(name, label)
+
+    def _show_tables(self, visible):
+        for widget in (self.inputs_label, self.inputs, self.consumers_label, self.consumers, self.sum_label):
+            widget.setVisible(visible)
+
+    def _fill_links(self, trace, node):
+        self._show_tables(True)
+        ins = inputs_of(trace, node)
+        self.inputs_label.setText(f"Inputs ({len(ins)})" if ins else "Inputs: none (a leaf)")
+        self._fill(self.inputs, [(link.node, [number(trace.data[link.node]), number(link.local_grad), number(link.contribution)]) for link in ins])
+        outs = consumers_of(trace, node)
+        self.consumers_label.setText(f"Consumers ({len(outs)})" if outs else "Consumers: none (the loss itself)")
+        self._fill(self.consumers, [(link.node, [number(trace.grad[link.node]), number(link.local_grad), number(link.contribution)]) for link in outs])
+        grad = float(trace.grad[node])
+        if outs:
+            total = math.fsum(link.contribution for link in outs)
+            agree = "=" if math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-15) else "≠"
+            self.sum_label.setText(
+                f"Σ contributions = {number(total, 10)} {agree} grad {number(grad, 10)}"
+                + ("" if len(outs) > 1 else "  (one consumer: its share is the whole grad)")
+            )
+        else:
+            self.sum_label.setText("grad of the loss with respect to itself is 1" if trace.loss_node == node else "")
+
+    def _fill(self, table, rows):
+        table.setRowCount(len(rows))
+        for r, (other, cells) in enumerate(rows):
+            name = QTableWidgetItem(node_text(self.trace, other, relative_to=self.trace.scope[self.node]))
+            name.setData(NODE_ROLE, other)
+            name.setForeground(QColor(20, 70, 170))
+            name.setToolTip(node_text(self.trace, other) + "\nclick to go to this node")
+            table.setItem(r, 0, name)
+            for c, text in enumerate(cells, start=1):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                item.setFont(QFont("monospace"))
+                table.setItem(r, c, item)
+        table.resizeRowsToContents()
+
+    def _clicked(self, table, row):
+        item = table.item(row, 0)
+        if item is not None:
+            self.nodeClicked.emit(int(item.data(NODE_ROLE)))

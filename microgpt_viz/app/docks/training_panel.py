@@ -1,0 +1,147 @@
+"""The training dock: Step, Run N, Cancel, Reset, preset and learning rate, loss curve, samples.
+
+The panel only asks (signals) and shows (setters); the main window connects it to the
+TrainingController, so the panel runs on its own in tests.
+"""
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QListWidget, QProgressBar,
+    QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from core.engine.config import PRESETS
+from microgpt_viz.app.widgets.loss_plot import LossPlot
+
+
+class TrainingPanel(QWidget):
+    stepRequested = pyqtSignal()
+    runRequested = pyqtSignal(int)  # number of updates
+    cancelRequested = pyqtSignal()
+    resetRequested = pyqtSignal(str)  # preset name
+    learningRateChanged = pyqtSignal(float)
+    sampleRequested = pyqtSignal(int)  # how many names
+    fastChanged = pyqtSignal(bool)  # Run N on the NumPy fast-forward engine (True) or the scalar one
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._position_text = ""
+        self._locked = None  # why the training controls are off (a script's step is shown), or None
+        self._busy = False
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("One Adam update, then record the next step (Space)")
+        self.run_button = QPushButton("Run N:")
+        self.run_button.setToolTip("Run this many updates in the background (Ctrl+R)")
+        self.run_count = QSpinBox()
+        self.run_count.setRange(1, 100000)
+        self.run_count.setValue(20)
+        self.run_count.setToolTip("how many updates Run takes")
+        self.fast = QCheckBox("fast-forward")
+        self.fast.setChecked(True)
+        self.fast.setToolTip("Run N takes its updates on the NumPy engine (same numbers to ~1e-12, hundreds of times faster);\n"
+                             "the step after them is recorded on the scalar engine. Off: every update on the scalar engine.")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current update (Esc)")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to step 0 with the chosen preset")
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(4)
+        self.learning_rate.setRange(0.0001, 1.0)
+        self.learning_rate.setSingleStep(0.001)
+        self.learning_rate.setToolTip("Adam step size before the schedule; applies from the next update")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.loss_plot = LossPlot()
+        self.samples = QListWidget()
+        self.samples.setToolTip("Names the model generates at the current parameters")
+        self.sample_button = QPushButton("Sample 10 names")
+
+        buttons = QHBoxLayout()
+        for widget in (self.step_button, self.run_button, self.run_count, self.cancel_button):
+            buttons.addWidget(widget)
+        settings = QFormLayout()
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset, 1)
+        preset_row.addWidget(self.reset_button)
+        settings.addRow("preset", preset_row)
+        settings.addRow("learning rate", self.learning_rate)
+        settings.addRow("Run N", self.fast)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(settings)
+        layout.addWidget(self.loss_plot, 3)
+        samples_row = QHBoxLayout()
+        samples_row.addWidget(QLabel("samples"))
+        samples_row.addStretch(1)
+        samples_row.addWidget(self.sample_button)
+        layout.addLayout(samples_row)
+        layout.addWidget(self.samples, 1)
+
+        self.step_button.clicked.connect(self.stepRequested)
+        self.run_button.clicked.connect(lambda: self.runRequested.emit(self.run_count.value()))
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.reset_button.clicked.connect(lambda: self.resetRequested.emit(self.preset.currentText()))
+        self.learning_rate.editingFinished.connect(lambda: self.learningRateChanged.emit(self.learning_rate.value()))
+        self.sample_button.clicked.connect(lambda: self.sampleRequested.emit(10))
+        self.fast.toggled.connect(self.fastChanged)
+        self._tooltips = {w: w.toolTip() for w in self._training_controls()}
+        self.set_busy(False)
+
+    def _training_controls(self):
+        return (self.step_button, self.run_button, self.run_count, self.reset_button, self.sample_button,
+                self.preset, self.learning_rate, self.fast)
+
+    def set_locked(self, reason):
+        """Turn the training controls off, each saying `reason` in its tooltip; None turns them back on."""
+        self._locked = reason
+        for widget, tip in self._tooltips.items():
+            widget.setToolTip(f"{reason}" if reason else tip)
+        self.set_busy(self._busy)
+
+    def set_busy(self, busy):
+        self._busy = busy
+        waits_for_idle = (self.step_button, self.run_button, self.reset_button, self.sample_button, self.preset)
+        for widget in self._training_controls():
+            widget.setEnabled(not self._locked and not (busy and widget in waits_for_idle))
+        self.cancel_button.setEnabled(busy)
+        if not busy:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("idle")
+            self.status.setText(self._position_text)
+
+    def set_progress(self, text, done, total):
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{done} / {total}")
+        elif text:
+            self.progress.setRange(0, 0)  # busy indicator: how long is unknown
+            self.progress.setFormat(text)
+        if text:
+            self.status.setText(text)
+
+    def set_position(self, step_index, planned, doc, loss):
+        """Where training stands: the step on screen and its loss."""
+        self._position_text = f"step {step_index + 1} of {planned} on {doc!r}: loss {loss:.4f}"
+        self.status.setText(self._position_text)
+
+    def set_status(self, text):
+        """What the panel says while idle (e.g. that a script's step is shown)."""
+        self._position_text = text
+        self.status.setText(text)
+
+    def set_config(self, preset_name, learning_rate):
+        self.preset.setCurrentText(preset_name)
+        self.learning_rate.blockSignals(True)
+        self.learning_rate.setValue(learning_rate)
+        self.learning_rate.blockSignals(False)
+
+    def set_samples(self, names):
+        self.samples.clear()
+        self.samples.addItems([name or "(empty)" for name in names])

@@ -1,0 +1,309 @@
+"""What the graph view draws: boxes for visible nodes, frames for open groups, edges.
+
+Scene units are Graphviz points, so boxes sit exactly where core/views/layout.py (and therefore
+the exported diagram) puts them. Every item is built from Qt's own shape and text items,
+none overrides paint(): a repaint never calls into Python, so it never has to win the GIL
+from the training thread, and pans stay smooth while a run goes. Text is shown or hidden
+as a whole when zooming crosses the readable size (GraphView.set_text_visible), and pens,
+brushes and fonts are shared between items. An edge that stands for one scalar edge carries
+its local gradient (d consumer / d input) as a small label at its middle, made the first time
+the view is zoomed in far enough to read it.
+"""
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
+from PyQt6.QtWidgets import QGraphicsPathItem, QGraphicsPolygonItem, QGraphicsRectItem, QGraphicsSimpleTextItem
+
+from core.views.layout import FONT_SIZE, LINE_HEIGHT, PAD
+from microgpt_viz.session.labels import number
+
+
+def _pen(colour, width):
+    pen = QPen(colour, width)
+    pen.setCosmetic(True)
+    return pen
+
+
+BORDER = _pen(QColor(90, 90, 90), 1.0)
+GROUP_BORDER = _pen(QColor(60, 60, 60), 1.6)
+SELECTED_BORDER = _pen(QColor(255, 150, 0), 3.5)
+EDGE_PEN = _pen(QColor(110, 110, 110, 200), 1.0)
+EDGE_BRUSH = QBrush(QColor(110, 110, 110))
+CLUSTER_PEN = _pen(QColor(150, 150, 170), 1.0)
+CLUSTER_FILLS = [QBrush(QColor(*c)) for c in ((244, 246, 251), (234, 238, 247), (224, 230, 243), (214, 222, 239))]
+CLUSTER_TITLE = QBrush(QColor(60, 60, 90))
+NO_PEN = QPen(Qt.PenStyle.NoPen)
+EDGE_LABEL_BACKGROUND = QBrush(QColor(252, 252, 252, 215))  # the view's background, so a crossing line does not garble it
+EDGE_LABEL_TEXT = QBrush(QColor(70, 70, 130))
+
+
+def _font(pixels, bold=False):
+    font = QFont("DejaVu Sans")  # made before the app sets its font: name a sans one outright
+    font.setStyleHint(QFont.StyleHint.SansSerif)
+    font.setPixelSize(pixels)
+    font.setBold(bold)
+    return font
+
+
+LABEL_FONT = _font(int(FONT_SIZE), bold=True)
+VALUE_FONT = _font(int(FONT_SIZE) - 1)
+CLUSTER_FONT = _font(int(FONT_SIZE) + 1, bold=True)
+EDGE_LABEL_PX = int(FONT_SIZE) - 2
+EDGE_LABEL_FONT = _font(EDGE_LABEL_PX)
+
+
+def _rounded(rect, radius):
+    path = QPainterPath()
+    path.addRoundedRect(rect, radius, radius)
+    return path
+
+
+def _centred_text(parent, font, text, centre_x, top, width):
+    item = QGraphicsSimpleTextItem(parent)
+    item.setFont(font)
+    _set_centred(item, text, centre_x, top, width)
+    return item
+
+
+def _set_centred(item, text, centre_x, top, width):
+    item.setText(text)
+    text_width = item.boundingRect().width()
+    scale = min(1.0, (width - 4) / text_width) if text_width > 0 else 1.0  # squeeze rather than spill
+    item.setScale(scale)
+    item.setPos(centre_x - text_width * scale / 2, top + (LINE_HEIGHT - item.boundingRect().height() * scale) / 2)
+
+
+class NodeItem(QGraphicsPathItem):
+    """One visible node: a group / vector (a stacked card, expandable) or a value (op, data, grad)."""
+
+    def __init__(self, node, box):
+        super().__init__()
+        self.rect = QRectF(box.x - box.width / 2, box.y - box.height / 2, box.width, box.height)
+        self.setPath(_rounded(self.rect, 4))
+        self.node = node
+        self.selected = False
+        self.setZValue(10)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._stack = None
+        if node.expandable and node.kind != "value":
+            self._stack = QGraphicsPathItem(_rounded(self.rect.translated(3, 3), 4), self)
+            self._stack.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent)
+            self._stack.setPen(BORDER)
+        self._base_pen = GROUP_BORDER if self._stack is not None else BORDER
+        self.setPen(self._base_pen)
+        self._halo = None
+        self.texts = []
+        lines = self.lines()
+        for k, text in enumerate(lines):
+            top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
+            self.texts.append(_centred_text(self, LABEL_FONT if k == 0 else VALUE_FONT, text, self.rect.center().x(), top, self.rect.width()))
+        self.setToolTip(self._tooltip())
+
+    @property
+    def id(self):
+        return self.node.id
+
+    def update_node(self, node, fill, text_colour):
+        """New numbers (the next step) and colours; the box stays where it is."""
+        self.node = node
+        brush = QBrush(fill)
+        self.setBrush(brush)
+        if self._stack is not None:
+            self._stack.setBrush(brush)
+        text_brush = QBrush(text_colour)
+        for k, (item, text) in enumerate(zip(self.texts, self.lines())):
+            item.setBrush(text_brush)
+            if k and item.text() != text:
+                top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
+                _set_centred(item, text, self.rect.center().x(), top, self.rect.width())
+        self.setToolTip(self._tooltip())
+
+    def set_selected(self, selected):
+        if selected == self.selected:
+            return
+        self.selected = selected
+        self.setZValue(11 if selected else 10)
+        if selected and self._halo is None:
+            self._halo = QGraphicsPathItem(_rounded(self.rect.adjusted(-2, -2, 2, 2), 5), self)
+            self._halo.setPen(SELECTED_BORDER)
+        if self._halo is not None:
+            self._halo.setVisible(selected)
+
+    def set_text_visible(self, visible):
+        for item in self.texts:
+            item.setVisible(visible)
+
+    def lines(self):
+        """The text in the box: the label, then values or how much is inside."""
+        n = self.node
+        if n.kind == "value" and n.op != "sum":
+            return [n.label, f"data {number(n.data, 4)}", f"grad {number(n.grad, 4)}"]
+        if n.kind == "value":
+            return [n.label, f"= {number(n.data, 4)}"]
+        return [n.label, f"{n.count} values"]
+
+    def _tooltip(self):
+        n = self.node
+        if n.kind == "value":
+            head = f"{n.label}  ({n.scope})"
+            body = f"data {number(n.data, 8)}\ngrad {number(n.grad, 8)}"
+            tail = "\ndouble-click: open the sum" if n.expandable else ""
+            return f"{head}\n{body}{tail}"
+        return (f"{n.label}  ({n.id})\n{n.count} values, largest |grad| {number(n.max_abs_grad)}, "
+                f"largest |data| {number(n.max_abs_data)}\ndouble-click: open")
+
+
+class ClusterItem(QGraphicsPathItem):
+    """The frame of an open group; its title sits in the space Graphviz reserved for the label."""
+
+    def __init__(self, cluster, box, depth):
+        super().__init__()
+        self.rect = QRectF(box.x - box.width / 2, box.y - box.height / 2, box.width, box.height)
+        self.setPath(_rounded(self.rect, 6))
+        self.cluster = cluster
+        self.setPen(CLUSTER_PEN)
+        self.setBrush(CLUSTER_FILLS[depth % len(CLUSTER_FILLS)])
+        self.setZValue(depth)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setToolTip(f"{cluster.id} (open)\ndouble-click the title: close it")
+        title = self.title_rect()
+        self.title = _centred_text(self, CLUSTER_FONT, f"▾ {cluster.label}", title.center().x(), title.y() + 2, title.width())
+        self.title.setBrush(CLUSTER_TITLE)
+        self.texts = [self.title]
+
+    @property
+    def id(self):
+        return self.cluster.id
+
+    def title_rect(self):
+        return QRectF(self.rect.x(), self.rect.y(), self.rect.width(), LINE_HEIGHT + 4)
+
+    def set_text_visible(self, visible):
+        self.title.setVisible(visible)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A Graphviz spline (cubic B-spline control points) with an arrow head at the consumer,
+    and, for a single scalar edge, its local gradient as a label (shown when zoomed in)."""
+
+    def __init__(self, source, target, points, tip, count, local_grad=None):
+        path = QPainterPath()
+        if points:
+            path.moveTo(*points[0])
+            for k in range(1, len(points) - 2, 3):
+                path.cubicTo(QPointF(*points[k]), QPointF(*points[k + 1]), QPointF(*points[k + 2]))
+        super().__init__(path)
+        self.source, self.target = source, target
+        self.count = count
+        self.local_grad = local_grad
+        self.label = None  # the local-gradient label, made when first shown
+        self._hidden_area = None  # rect -> area of box / title text a label there would cover (placement)
+        self.setPen(EDGE_PEN)
+        self.setZValue(5)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        if tip is not None and points:
+            arrow = QGraphicsPolygonItem(_arrow_head(points[-1], tip), self)
+            arrow.setPen(NO_PEN)
+            arrow.setBrush(EDGE_BRUSH)
+        self._describe()
+
+    def _describe(self):
+        if self.count > 1:
+            self.setToolTip(f"{self.count} scalar edges")
+        elif self.local_grad is not None:
+            self.setToolTip(f"local gradient d {self.target} / d {self.source} = {number(self.local_grad, 8)}")
+
+    def label_text(self):
+        return number(self.local_grad, 3) if self.local_grad is not None else ""
+
+    def set_local_grad(self, local_grad):
+        """The next step's number on the same edge."""
+        if local_grad == self.local_grad:
+            return
+        self.local_grad = local_grad
+        self._describe()
+        if self.label is not None:
+            self._place_label()
+
+    def set_label_visible(self, visible, hidden_area=None):
+        """Show or hide the local-gradient label; hidden_area(rect) says how much text a spot would cover."""
+        if visible and self.label is None and self.local_grad is not None:
+            self.label = QGraphicsRectItem(self)
+            self.label.setPen(NO_PEN)
+            self.label.setBrush(EDGE_LABEL_BACKGROUND)
+            self.label.setZValue(1)
+            text = QGraphicsSimpleTextItem(self.label)
+            text.setFont(EDGE_LABEL_FONT)
+            text.setBrush(EDGE_LABEL_TEXT)
+            self._hidden_area = hidden_area
+            self._place_label()
+        if self.label is not None:
+            self.label.setVisible(visible and self.local_grad is not None)
+
+    def _place_label(self):
+        """Beside the line (its shaft stays visible), at the first spot along it, right or left,
+        that hides no box and no frame title; failing that, where it hides the least."""
+        text = self.label.childItems()[0]
+        text.setText(self.label_text())
+        size = text.boundingRect().size()
+        hidden_area = self._hidden_area or (lambda rect: 0.0)
+        best, best_hidden = None, None
+        for along in LABEL_SPOTS:
+            point = self.path().pointAtPercent(along)
+            for left in (point.x() + 3, point.x() - 3 - size.width()):
+                rect = QRectF(QPointF(left, point.y() - size.height() / 2), size).adjusted(-1, 0, 1, 0)
+                hidden = hidden_area(rect)
+                if best is None or hidden < best_hidden:
+                    best, best_hidden = rect, hidden
+                if hidden == 0:
+                    break
+            if best_hidden == 0:
+                break
+        self.label.setRect(best)
+        text.setPos(best.topLeft() + QPointF(1, 0))
+
+
+LABEL_SPOTS = (0.5, 0.35, 0.65, 0.2, 0.8)  # where along an edge its label may go, by preference
+
+
+class TextObstacles:
+    """Where the text of boxes and frame titles is, bucketed on a grid so a label finds its neighbours fast."""
+
+    CELL = 120.0  # points
+
+    def __init__(self, nodes, clusters):
+        self._cells = {}
+        for item in nodes:
+            self._add(item.rect)
+        for item in clusters:
+            self._add(item.title.sceneBoundingRect())
+
+    def _keys(self, rect):
+        c = self.CELL
+        for i in range(int(rect.left() // c), int(rect.right() // c) + 1):
+            for j in range(int(rect.top() // c), int(rect.bottom() // c) + 1):
+                yield i, j
+
+    def _add(self, rect):
+        for key in self._keys(rect):
+            self._cells.setdefault(key, []).append(rect)
+
+    def hidden_area(self, rect):
+        """Total area of text rectangles a label at `rect` would cover."""
+        seen, total = set(), 0.0
+        for key in self._keys(rect):
+            for other in self._cells.get(key, ()):
+                if id(other) in seen:
+                    continue
+                seen.add(id(other))
+                overlap = other.intersected(rect)
+                total += overlap.width() * overlap.height()
+        return total
+
+
+def _arrow_head(base, tip, width=3.5):
+    bx, by = base
+    tx, ty = tip
+    dx, dy = tx - bx, ty - by
+    length = (dx * dx + dy * dy) ** 0.5 or 1.0
+    nx, ny = -dy / length * width, dx / length * width
+    return QPolygonF([QPointF(tx, ty), QPointF(bx + nx, by + ny), QPointF(bx - nx, by - ny)])

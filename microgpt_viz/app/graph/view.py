@@ -1,0 +1,277 @@
+"""The central graph view: a rendered core View drawn at core/views/layout.py's Graphviz positions.
+
+Drag to pan, wheel to zoom (text disappears when too small to read), click a box to select
+it, double-click a closed box to open it and the title of an open frame to close it. A
+step on a name of the same length has the same shape, so it updates the boxes in place.
+"""
+from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView
+
+from core.views.layout import FONT_SIZE
+from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, NodeItem, TextObstacles
+
+MIN_READABLE_PX = 6.0  # text smaller than this on screen is hidden
+MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between lines)
+MAX_FIT_ZOOM = 1.6
+MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
+CLICK_SLOP = 4  # pixels a press may move and still count as a click
+
+
+class GraphView(QGraphicsView):
+    nodeClicked = pyqtSignal(str)  # visible id
+    nodeDoubleClicked = pyqtSignal(str)  # visible id of a closed, expandable box
+    clusterDoubleClicked = pyqtSignal(str)  # id of an open group (its title was double-clicked)
+    backgroundClicked = pyqtSignal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(QColor(252, 252, 252))
+        self.layout = None
+        self.nodes = {}  # visible id -> NodeItem
+        self.clusters = {}  # cluster id -> ClusterItem
+        self.edges = {}  # (source id, target id) -> EdgeItem
+        self.selected = None
+        self.home = None  # id of the box the picture starts from when the whole graph is too big
+        self._press = None
+        self._text_visible = True
+        self._edge_labels_visible = False
+
+    # ---- content ----------------------------------------------------------------------
+    def show_graph(self, rendered, layout, fills, selected=None, anchor=None, fit=False, home=None):
+        """Draw `rendered` at `layout`. Same layout as before: recolour in place, keep the camera.
+
+        anchor: an id whose place on screen should stay put (the group just opened or closed).
+        fit: frame the whole graph (a new token, say).
+        """
+        if layout is self.layout and set(self.nodes) == {n.id for n in rendered.nodes}:
+            for n in rendered.nodes:
+                fill, text = fills[n.id]
+                self.nodes[n.id].update_node(n, fill, text)
+            for e in rendered.edges:
+                item = self.edges.get((e.source, e.target))
+                if item is not None:
+                    item.set_local_grad(e.local_grad)
+            self.set_selected(selected)
+            return
+        self.home = home
+        keep = self._screen_place(anchor) if anchor else None
+        self._rebuild(rendered, layout, fills)
+        self.set_selected(selected)
+        if fit or (keep is None and self.transform().isIdentity()):  # asked to, or the first picture
+            self.fit(whole=False)
+        elif keep is not None:
+            self._restore_place(anchor, keep)
+        elif anchor is not None:  # it was off screen: bring it into view
+            self.centre_on(anchor)
+            item = self.item_for(anchor)
+            if isinstance(item, ClusterItem):
+                self.ensureVisible(item.title_rect(), 20, 20)
+
+    def recolour(self, rendered, fills):
+        for n in rendered.nodes:
+            item = self.nodes.get(n.id)
+            if item is not None:
+                fill, text = fills[n.id]
+                item.update_node(n, fill, text)
+
+    def set_selected(self, visible_id):
+        if self.selected in self.nodes:
+            self.nodes[self.selected].set_selected(False)
+        self.selected = visible_id
+        if visible_id in self.nodes:
+            self.nodes[visible_id].set_selected(True)
+
+    def clear(self):
+        self.scene().clear()
+        self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
+
+    def _rebuild(self, rendered, layout, fills):
+        scene = self.scene()
+        scene.clear()
+        self.nodes, self.clusters, self.edges = {}, {}, {}
+        depth = {}
+        for c in rendered.clusters:
+            depth[c.id] = 0 if c.parent is None else depth.get(c.parent, 0) + 1
+            box = layout.clusters.get(c.id)
+            if box is not None:
+                item = ClusterItem(c, box, depth[c.id])
+                scene.addItem(item)
+                self.clusters[c.id] = item
+        for n in rendered.nodes:
+            box = layout.nodes[n.id]
+            item = NodeItem(n, box)
+            fill, text = fills[n.id]
+            item.update_node(n, fill, text)
+            scene.addItem(item)
+            self.nodes[n.id] = item
+        edges = {(e.source, e.target): e for e in rendered.edges}
+        for source, target, points, tip in layout.edges:
+            e = edges.get((source, target))
+            item = EdgeItem(source, target, points, tip, e.count if e else 1, e.local_grad if e else None)
+            scene.addItem(item)
+            self.edges[(source, target)] = item
+        margin = 40
+        scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
+        self.layout = layout
+        for item in list(self.nodes.values()) + list(self.clusters.values()):
+            item.set_text_visible(self._text_visible)
+        if self._edge_labels_visible:
+            self._show_edge_labels(True)
+
+    # ---- camera -----------------------------------------------------------------------
+    def _zoom_changed(self):
+        """Show text only when it comes out big enough to read (level of detail)."""
+        zoom = self.transform().m11()
+        visible = zoom * FONT_SIZE >= MIN_READABLE_PX
+        if visible != self._text_visible:
+            self._text_visible = visible
+            for item in list(self.nodes.values()) + list(self.clusters.values()):
+                item.set_text_visible(visible)
+        labels = zoom * EDGE_LABEL_PX >= MIN_EDGE_LABEL_PX
+        if labels != self._edge_labels_visible:
+            self._edge_labels_visible = labels
+            self._show_edge_labels(labels)
+
+    def _show_edge_labels(self, visible):
+        obstacles = None
+        if visible and any(item.label is None for item in self.edges.values()):
+            obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+        for item in self.edges.values():
+            item.set_label_visible(visible, obstacles.hidden_area if obstacles else None)
+
+    @property
+    def text_visible(self):
+        return self._text_visible
+
+    @property
+    def edge_labels_visible(self):
+        """Edges show their local gradients (zoomed in far enough to read them)."""
+        return self._edge_labels_visible
+
+    def fit(self, whole=True):
+        """Frame the graph. whole=False: if that would make text unreadable, stay readable
+        and centre on the home box (the loss being explained) or the selection instead."""
+        rect = self.scene().sceneRect()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        zoom = self.transform().m11()
+        if zoom > MAX_FIT_ZOOM or (not whole and zoom < MIN_FIT_ZOOM):
+            zoom = MAX_FIT_ZOOM if zoom > MAX_FIT_ZOOM else MIN_FIT_ZOOM
+            self.resetTransform()
+            self.scale(zoom, zoom)
+            target = self.item_for(self.selected) or self.item_for(self.home)
+            self.centerOn(target.rect.center() if target is not None else rect.center())
+        self._zoom_changed()
+
+    def zoom(self, factor):
+        self.scale(factor, factor)
+        self._zoom_changed()
+
+    def item_for(self, visible_id):
+        return self.nodes.get(visible_id) or self.clusters.get(visible_id)
+
+    def centre_on(self, visible_id, zoom_to_read=False):
+        item = self.item_for(visible_id)
+        if item is None:
+            return
+        if zoom_to_read and self.transform().m11() < 0.9:
+            self.resetTransform()
+            self._zoom_changed()
+        self.centerOn(item.rect.center())
+
+    def ensure_visible(self, visible_id):
+        item = self.item_for(visible_id)
+        if item is not None:
+            self.ensureVisible(item.rect, 60, 60)
+
+    def view_point_of(self, visible_id):
+        """Viewport coordinates of a box's centre (tests click there)."""
+        item = self.item_for(visible_id)
+        return self.mapFromScene(item.rect.center()) if item is not None else None
+
+    def _screen_place(self, visible_id):
+        """Where a box is on screen now, if it is on screen."""
+        item = self.item_for(visible_id)
+        if item is None:
+            return None
+        place = self.mapFromScene(item.rect.center())
+        return place if self.viewport().rect().contains(place) else None
+
+    def _restore_place(self, visible_id, place):
+        item = self.item_for(visible_id)
+        if item is None:
+            return
+        centre = self.mapToScene(self.viewport().rect().center())
+        offset = self.mapToScene(place) - centre
+        target = item.rect.center() - offset
+        self.centerOn(target)
+        # a newly opened group may be bigger than the screen: make sure its title shows
+        if isinstance(item, ClusterItem):
+            self.ensureVisible(item.title_rect(), 20, 20)
+
+    # ---- input ------------------------------------------------------------------------
+    def wheelEvent(self, event):
+        factor = 1.0015 ** event.angleDelta().y()
+        scale = self.transform().m11() * factor
+        if 0.02 <= scale <= 8:
+            self.zoom(factor)
+        event.accept()
+
+    def keyPressEvent(self, event):
+        if event.key() in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1.25)
+        elif event.key() == Qt.Key.Key_Minus:
+            self.zoom(0.8)
+        elif event.key() == Qt.Key.Key_0:
+            self.fit()
+        else:
+            super().keyPressEvent(event)
+
+    def mousePressEvent(self, event):
+        self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        super().mouseReleaseEvent(event)
+        if self._press is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        moved = (event.position().toPoint() - self._press).manhattanLength()
+        self._press = None
+        if moved > CLICK_SLOP:
+            return
+        hit = self.hit(event.position().toPoint())
+        if isinstance(hit, NodeItem):
+            self.nodeClicked.emit(hit.id)
+        elif hit is None:
+            self.backgroundClicked.emit()
+
+    def mouseDoubleClickEvent(self, event):
+        hit = self.hit(event.position().toPoint(), titles=True)
+        if isinstance(hit, NodeItem) and hit.node.expandable:
+            self.nodeDoubleClicked.emit(hit.id)
+        elif isinstance(hit, ClusterItem):
+            self.clusterDoubleClicked.emit(hit.id)
+        event.accept()
+
+    def hit(self, point, titles=False):
+        """The box under a viewport point; with titles=True also the open frame whose title is there."""
+        scene_point = self.mapToScene(point)
+        frames = []
+        for item in self.items(QPoint(point)):
+            if isinstance(item, NodeItem) and item.rect.contains(scene_point):
+                return item
+            if isinstance(item, ClusterItem):
+                frames.append(item)
+        if titles:
+            for frame in sorted(frames, key=lambda f: -f.zValue()):
+                if frame.title_rect().contains(QPointF(scene_point)):
+                    return frame
+        return None

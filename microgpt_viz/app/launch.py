@@ -1,0 +1,62 @@
+"""Starting the desktop app: `microgpt-viz`, `microgpt-viz gui`, or `gui --screenshot FILE.png`.
+
+The window shows first; the first step is recorded in the background while it does.
+"""
+import os
+import signal
+import sys
+import tempfile
+import traceback
+
+from PyQt6.QtCore import QSettings, QTimer
+from PyQt6.QtWidgets import QApplication
+
+from microgpt_viz.app import qt_messages
+from microgpt_viz.app.main_window import MainWindow
+from microgpt_viz.app.screenshot import Screenshot
+
+
+def _install_excepthook(window):
+    """A bug in a slot must not kill the app (PyQt aborts on unhandled exceptions): report it, keep going."""
+    def hook(kind, error, tb):
+        text = "".join(traceback.format_exception(kind, error, tb))
+        print(text, file=sys.stderr)
+        window.show_error("Internal error", f"{kind.__name__}: {error}\n(the app keeps running; details on stderr)")
+
+    sys.excepthook = hook
+
+
+def _quit_on_ctrl_c(app):
+    """Ctrl+C in the terminal closes the window (Python only sees signals when it runs, so tick)."""
+    signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows())
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
+def run_app(trainer, preset_name="original", screenshot=None, actions=()):
+    """Open the window on `trainer` and run until it closes; with `screenshot`, render offscreen and save instead.
+
+    `actions` are the parsed --select steps (microgpt_viz.session.select_script), run before the picture.
+    """
+    qt_messages.install()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("microgpt-viz")
+    app.setOrganizationName("microgpt-viz")
+    if screenshot:
+        # a picture from the default layout, whatever the user's saved window state is
+        scratch = tempfile.mkdtemp(prefix="microgpt-viz-")
+        settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(trainer, settings=settings, preset_name=preset_name)
+        window.quiet_errors = True
+        window.resize(1600, 1000)
+        Screenshot(window, screenshot, actions)
+    else:
+        window = MainWindow(trainer, preset_name=preset_name)
+        _install_excepthook(window)
+        _quit_on_ctrl_c(app)
+    window.show()
+    QTimer.singleShot(0, window.start)
+    code = app.exec()
+    window.shutdown()
+    return code

@@ -1,0 +1,582 @@
+"""The main window: the graph in the middle, docks around it, all driven by one Session.
+
+Data flows one way. User actions call Session methods (or the TrainingController for
+anything that touches the Trainer); the Session reports what changed; the handlers here
+push plain data into the widgets. Graphviz layouts and exports run in a thread of their
+own, so neither training nor a big layout ever freezes the window.
+"""
+import math
+import sys
+from pathlib import Path
+
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+
+import core.engine.model
+from core.engine.config import preset
+from core.engine.data import DataError, load_docs
+from core.views.layout import GraphvizFailed, GraphvizNotFound, layout_view
+from core.trace.index import index_of
+from microgpt_viz.app.debug import change_colouring, panels as debug_panels
+from microgpt_viz.app import dock_layout, script_mode, window_actions
+from microgpt_viz.app.docks.attention import AttentionPanel
+from microgpt_viz.app.dialogs.export_dialog import ExportDialog
+from microgpt_viz.session.exporting import export_view, view_title
+from microgpt_viz.app.graph.panel import GraphPanel
+from microgpt_viz.app.docks.inspector import Inspector
+from microgpt_viz.app.jobs import JobRunner
+from microgpt_viz.app.docks.overview import Overview
+from microgpt_viz.app.docks.search_panel import SearchPanel
+from microgpt_viz.session.model import CHANGE_MODES, PLAIN_MODES, Session
+from microgpt_viz.app.session_signals import SessionSignals
+from microgpt_viz.app.docks.source_view import SourceView
+from microgpt_viz.app.docks.token_strip import TokenStrip, vocab_size
+from microgpt_viz.app.training import TrainingController
+from microgpt_viz.app.docks.training_panel import TrainingPanel
+
+LAYOUT_LIMIT = 4000  # boxes; Graphviz takes minutes beyond this, so the view asks for a smaller one
+NOTICE_DELAY_MS = 250  # say "laying out…" only when it is not instant
+RANKDIR = "TB"
+DEFAULT_POSITION = 2  # the app opens on this token's loss cone (the first `m` of `emma`)
+STATE_VERSION = 2  # of the saved dock layout; a layout saved with other docks than these is not restored
+
+
+def _param_source_line():
+    """The line of core/engine/model.py that creates parameter Values (where a parameter 'comes from')."""
+    for number, line in enumerate(Path(core.engine.model.__file__).read_text(encoding="utf-8").splitlines(), start=1):
+        if "Value(rng.gauss" in line:
+            return number
+    return 1
+
+
+class MainWindow(QMainWindow):
+    graphShown = pyqtSignal()  # the graph view shows the session's current view (tests wait for it)
+    stepShown = pyqtSignal()  # a newly recorded step reached every widget
+
+    def __init__(self, trainer, settings=None, preset_name="original"):
+        super().__init__()
+        self.setWindowTitle("microgpt-viz")
+        self.settings = settings if settings is not None else QSettings("microgpt-viz", "microgpt-viz")
+        self.preset_name = preset_name
+        self.session = Session(trainer)
+        self.session.position = DEFAULT_POSITION
+        self.signals = SessionSignals(self.session, self)
+        self.training = TrainingController(trainer, self)
+        self.graphviz = JobRunner("microgpt-viz graphviz", self)
+        self._layout_generation = 0
+        self._hint = {}  # how the next graph refresh should move the camera: anchor / fit
+        self._shown_key = None  # (shape_key, rankdir) the graph view is drawn for
+        self._graphviz_missing_told = False
+        self.errors = []  # (title, text) of every message box shown, newest last
+        self.quiet_errors = False  # True for --screenshot: report on stderr, never block on a box
+        self._restored_state = False  # the dock layout came from the settings
+        self._docks_arranged = False
+
+        self._build_widgets()
+        self._build_docks()
+        self.actions = window_actions.install(self)
+        debug_panels.install(self)  # anomalies, gradcheck, what-if, replay, diff docks; File > training state
+        change_colouring.install(self)  # what-if edits and step diffs colour the graph by what they change
+        script_mode.install(self)  # File > Open script…: a user's own microgpt step in place of the model's
+        self._connect()
+        self.statusBar().showMessage("recording the first step…")
+        self._restore_settings()
+        self.training_panel.set_config(preset_name, trainer.config.learning_rate)
+
+    # ---- construction -------------------------------------------------------------------
+    def _build_widgets(self):
+        self.graph = GraphPanel()
+        self.setCentralWidget(self.graph)
+        self.token_strip = TokenStrip()
+        self.training_panel = TrainingPanel()
+        self.inspector = Inspector()
+        self.attention = AttentionPanel()
+        self.overview = Overview()
+        self.source = SourceView()
+        self.search = SearchPanel()
+
+    def _build_docks(self):
+        self.docks = {}
+        area = Qt.DockWidgetArea
+        for name, title, widget, where in (
+            ("tokens", "Tokens: click one to see its loss cone", self.token_strip, area.TopDockWidgetArea),
+            ("training", "Training", self.training_panel, area.LeftDockWidgetArea),
+            ("search", "Search", self.search, area.LeftDockWidgetArea),
+            ("inspector", "Inspector", self.inspector, area.RightDockWidgetArea),
+            ("source", "Source", self.source, area.RightDockWidgetArea),
+            ("overview", "Overview: every node, bright = large |grad|", self.overview, area.LeftDockWidgetArea),
+            ("attention", "Attention", self.attention, area.BottomDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            self.addDockWidget(where, dock)
+            self.docks[name] = dock
+        # tab groups (dock object names, the first in front), made by restoreState: see dock_layout.py
+        self.dock_groups = [["dock_training", "dock_search"], ["dock_attention"]]
+        self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, area.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopLeftCorner, area.TopDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, area.TopDockWidgetArea)
+
+    def _arrange_docks(self):
+        """Default dock sizes, once the window has its real size (sizes set earlier get squeezed)."""
+        height = self.height()
+        self.resizeDocks([self.docks["training"], self.docks["inspector"]], [330, 450], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["training"], self.docks["overview"]], [int(height * 0.62), int(height * 0.22)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["attention"]], [int(height * 0.27)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["inspector"], self.docks["source"]], [int(height * 0.58), int(height * 0.3)], Qt.Orientation.Vertical)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._docks_arranged:
+            self._docks_arranged = True
+            if not self._restored_state:
+                self._arrange_docks()
+
+    def _connect(self):
+        s = self.signals
+        s.traceChanged.connect(self._trace_changed)
+        s.viewChanged.connect(self._view_changed)
+        s.selectionChanged.connect(self._selection_changed)
+        s.lossesChanged.connect(lambda: self.training_panel.loss_plot.set_losses(self.session.losses))
+        s.samplesChanged.connect(lambda: self.training_panel.set_samples(self.session.samples))
+        s.colourChanged.connect(self._colour_changed)
+        t = self.training
+        t.busyChanged.connect(self._busy_changed)
+        t.progress.connect(self.training_panel.set_progress)
+        t.stepped.connect(self.training_panel.loss_plot.extend)
+        t.advanced.connect(self._advanced)
+        t.trainerReset.connect(self._trainer_reset)
+        t.sampled.connect(self.session.set_samples)
+        t.failed.connect(self.show_error)
+        p = self.training_panel
+        p.stepRequested.connect(self.step)
+        p.runRequested.connect(self.run)
+        p.cancelRequested.connect(self.cancel)
+        p.resetRequested.connect(self.reset)
+        p.learningRateChanged.connect(self.training.set_learning_rate)
+        p.fastChanged.connect(lambda on: setattr(self.training, "fast", on))
+        p.sampleRequested.connect(lambda n: self.sample(n))
+        g = self.graph
+        g.view.nodeClicked.connect(self.select_box)
+        g.view.nodeDoubleClicked.connect(self.toggle_group)
+        g.view.clusterDoubleClicked.connect(self.toggle_group)
+        g.view.backgroundClicked.connect(lambda: self.session.select(None, remember=False))
+        g.backRequested.connect(self.back)
+        g.forwardRequested.connect(self.forward)
+        g.levelChosen.connect(self.set_level)
+        g.colourChosen.connect(self.choose_colour)
+        g.breadcrumb.crumbClicked.connect(self.focus_scope)
+        self.token_strip.positionClicked.connect(self.select_position)
+        # queued: the inspector rebuilds its tables, so let the click that asked for it finish first
+        self.inspector.nodeClicked.connect(self.go_to_node, Qt.ConnectionType.QueuedConnection)
+        self.inspector.sourceClicked.connect(lambda f, line: (self.source.show_line(f, line), self.docks["source"].raise_()))
+        self.inspector.expandRequested.connect(self.toggle_group)
+        self.attention.cellClicked.connect(self.select_attention_cell)
+        self.overview.nodeClicked.connect(self.go_to_node)
+        self.search.nodeChosen.connect(self.go_to_node)
+
+    # ---- starting and stopping ----------------------------------------------------------------
+    def start(self):
+        """Record the first step in the background (call once the window is showing)."""
+        self.training.record()
+
+    def closeEvent(self, event):
+        self._save_settings()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self):
+        """Stop the worker threads (each finishes its current job first)."""
+        self.training.shutdown()
+        self.graphviz.shutdown()
+        self.debug_panels.shutdown()
+
+    def _restore_settings(self):
+        s = self.settings
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1600, 1000)
+        if isinstance(state, QByteArray):
+            self._restored_state = self.restoreState(state, STATE_VERSION)
+        if not self._restored_state:
+            self.restoreState(dock_layout.default_state(self, self.dock_groups, STATE_VERSION), STATE_VERSION)
+        colour = s.value("graph/colour", "grad")
+        if colour in PLAIN_MODES:
+            self.session.set_colour_by(colour)
+            self.graph.set_colour_mode(colour)
+        fast = s.value("training/fast", True)
+        self.training_panel.fast.setChecked(fast not in (False, "false", "0", 0))
+        runs = s.value("training/run_count", 20)
+        try:
+            self.training_panel.run_count.setValue(int(runs))
+        except (TypeError, ValueError):
+            pass
+        mode = s.value("attention/mode", "weights")
+        if mode in ("weights", "logits", "grads"):
+            self.attention.set_mode(mode)
+
+    def _save_settings(self):
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState(STATE_VERSION))
+        s.setValue("graph/colour", self.session.plain_colour)  # a change's colouring ends with the session
+        s.setValue("training/run_count", self.training_panel.run_count.value())
+        s.setValue("training/fast", self.training_panel.fast.isChecked())
+        s.setValue("attention/mode", self.attention.canvas.mode)
+        s.sync()
+
+    # ---- user commands (menus, shortcuts, widgets and tests call these) --------------------
+    def step(self):
+        if not self.training.busy and not self.script.active:
+            self.training.step()
+
+    def run(self, count=None):
+        if not self.training.busy and not self.script.active:
+            self.training.run(count or self.training_panel.run_count.value())
+
+    def cancel(self):
+        self.training.cancel()
+
+    def reset(self, preset_name=None):
+        if self.training.busy or self.script.active:
+            return
+        name = preset_name or self.training_panel.preset.currentText()
+        config = preset(name, seed=self.training.trainer.config.seed)
+        self.preset_name = name
+        self.training_panel.set_config(name, config.learning_rate)
+        self.training.reset(config=config)
+
+    def sample(self, count=10):
+        if not self.training.busy and not self.script.active:
+            self.training.sample(count)
+
+    def choose_data_file(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open a data file (one document per line)", "", "Text (*.txt);;All files (*)")
+        if path:
+            self.open_data(path)
+
+    def open_data(self, path):
+        """Train on another file from step 0. A bad file shows a message and changes nothing."""
+        if self.training.busy:
+            self.show_error("Busy", "Wait for training to finish (or Cancel it) before opening another file.")
+            return False
+        try:
+            docs = load_docs(path)
+        except DataError as e:
+            self.show_error("Cannot open the data file", str(e))
+            return False
+        self.training.reset(docs=docs)
+        self.statusBar().showMessage(f"{len(docs)} documents from {path}")
+        return True
+
+    def show_unrelated_trace(self, trace, release_old=True):
+        """Show a step unrelated to the one on screen (a script's, or the model's again): fresh view, framed."""
+        self._hint = {"fit": True}
+        position = DEFAULT_POSITION if trace.positions > DEFAULT_POSITION else None
+        self.session.replace_trace(trace, position=position, release_old=release_old)
+
+    def select_box(self, visible_id):
+        """A click on a box of the graph view."""
+        try:
+            self.session.select(visible_id)
+        except KeyError:
+            pass  # a box of a picture being replaced (a new layout is on its way)
+
+    def select_position(self, position):
+        self._hint = {"fit": True}
+        self.session.select_position(position)
+
+    def show_whole_step(self):
+        self.select_position(None)
+
+    def toggle_group(self, group_id):
+        self._hint = {"anchor": group_id}
+        try:
+            self.session.toggle(group_id, remember=True)
+        except ValueError as e:
+            self.statusBar().showMessage(str(e), 5000)
+
+    def focus_scope(self, path):
+        self._hint = {"fit": True}
+        try:
+            self.session.focus(path)
+        except ValueError as e:
+            self.statusBar().showMessage(str(e), 5000)
+
+    def set_level(self, level):
+        self._hint = {"fit": True}
+        self.session.set_level(level)
+
+    def go_to_node(self, node):
+        self._hint = {"centre": True}
+        try:
+            self.session.select_node(node)
+        except ValueError as e:
+            self.statusBar().showMessage(str(e), 5000)
+
+    def select_attention_cell(self, layer, head, query, key):
+        nodes = self.session.trace.attention_nodes
+        if nodes.ndim != 4 or not all(0 <= i < n for i, n in zip((layer, head, query, key), nodes.shape)):
+            raise IndexError(f"no attention cell {layer}:{head}:{query}:{key} in this step")
+        node = int(nodes[layer, head, query, key])
+        if node < 0:
+            return
+        if self.session.position != query:
+            self.select_position(query)
+        self.go_to_node(node)
+
+    def back(self):
+        self.session.back()
+
+    def forward(self):
+        self.session.forward()
+
+    def choose_colour(self, mode):
+        """The colour menu: a mode the session refuses (a Δ mode with no change shown) is said, not raised."""
+        try:
+            self.session.set_colour_by(mode)
+        except ValueError as e:
+            self.graph.set_colour_mode(self.session.colour_by)
+            self.statusBar().showMessage(str(e), 5000)
+
+    def focus_search(self):
+        self.docks["search"].show()
+        self.docks["search"].raise_()
+        self.search.focus_query()
+
+    def fit_graph(self):
+        self.graph.view.fit()
+
+    def open_export_dialog(self):
+        dialog = ExportDialog(self, folder=self.settings.value("export/folder", ""), rankdir=RANKDIR)
+        if dialog.exec() != ExportDialog.DialogCode.Accepted:
+            return
+        request = dialog.request()
+        self.settings.setValue("export/folder", str(Path(request.path).parent))
+        if request.target == "attention grid":
+            self.export_attention(request.path, request.fmt)
+        else:
+            self.export_graph(request.path, request.fmt, request.theme, request.rankdir)
+
+    def export_graph(self, path, fmt, theme="light", rankdir=RANKDIR, on_done=None):
+        """Write the current view as a Graphviz diagram, in the background; a message box on failure."""
+        rendered = self.session.rendered()
+        if rendered is None:
+            return
+        title = view_title(self.session.trace, self.session.position, self.session.view.scope)
+        colour = self.session.colour_by
+        if colour in CHANGE_MODES:  # the diagram has the step's own numbers, not the change's
+            colour = self.session.plain_colour
+            self.statusBar().showMessage(f"the diagram is coloured by {colour}: colouring by a change is on screen only", 8000)
+
+        def done(written):
+            self.statusBar().showMessage(f"exported {written}", 8000)
+            if on_done:
+                on_done(written)
+
+        def failed(error):
+            self.show_error("Export failed", str(error))
+
+        self.statusBar().showMessage(f"exporting {Path(path).name}…")
+        self.graphviz.submit(lambda: export_view(rendered, path, fmt, theme, rankdir, colour, title), done, failed)
+
+    def export_attention(self, path, fmt):
+        canvas = self.attention.canvas
+        if not canvas.available:
+            self.show_error("Nothing to export", "This step has no attention tables (a script's step): there is no attention grid to export.")
+            return
+        try:
+            if fmt == "svg":
+                canvas.write_svg(path)
+            elif not canvas.to_image().save(str(path)):
+                raise OSError(f"could not write {path}")
+        except OSError as e:
+            self.show_error("Export failed", str(e))
+            return
+        self.statusBar().showMessage(f"exported {path}", 8000)
+
+    def show_error(self, title, text):
+        """Every problem the user must hear about goes through here: one message box, state kept."""
+        self.errors.append((title, text))
+        self.statusBar().showMessage(text, 10000)
+        if self.quiet_errors:
+            print(f"microgpt-viz: {title}: {text}", file=sys.stderr)
+            return
+        QMessageBox.warning(self, title, text)
+
+    # ---- reacting to the session ---------------------------------------------------------------
+    def _trace_changed(self):
+        trace = self.session.trace
+        if trace is None:
+            return
+        self.token_strip.set_trace(trace)
+        self.token_strip.set_position(self.session.position)
+        self.attention.set_trace(trace)
+        self.overview.set_trace(trace)
+        self.search.set_trace(trace)
+        edges = f"{trace.num_nodes:,} values, {len(index_of(trace).src):,} edges, loss {trace.loss:.4f}"
+        if trace.config is None:  # a user's script: the training dock keeps showing the model's run
+            self.statusBar().showMessage(f"{self.script.title()}: {edges}")
+        else:
+            self.training_panel.loss_plot.set_vocab_size(vocab_size(trace))
+            self.training_panel.set_position(trace.step, trace.config.num_steps, trace.doc, trace.loss)
+            self.statusBar().showMessage(
+                f"step {trace.step + 1}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
+            )
+        self.stepShown.emit()
+
+    def _view_changed(self):
+        self.token_strip.set_position(self.session.position)
+        self.graph.set_level(self.session.view.level if self.session.view else None)
+        hint, self._hint = self._hint, {}
+        self._refresh_graph(anchor=hint.get("anchor"), fit=hint.get("fit", False), centre=hint.get("centre", False))
+
+    def _refresh_graph(self, anchor=None, fit=False, centre=False):
+        rendered = self.session.rendered()
+        if rendered is None:
+            return
+        key = (rendered.shape_key, RANKDIR)
+        if key == self._shown_key:
+            self._show_graph(rendered, self.graph.view.layout, anchor, fit, centre)
+            return
+        self._layout_generation += 1
+        generation = self._layout_generation
+        count = len(rendered.nodes)
+        if count > LAYOUT_LIMIT:
+            self.graph.view.clear()
+            self._shown_key = None
+            self.graph.set_notice(f"{count} boxes are too many to lay out: focus a scope (breadcrumb) or choose a coarser level")
+            self.graphShown.emit()
+            return
+        QTimer.singleShot(NOTICE_DELAY_MS, lambda: self._notice_if_waiting(generation, count))
+        self.graphviz.submit(
+            lambda: layout_view(rendered, RANKDIR),
+            lambda layout: self._layout_ready(generation, key, layout, anchor, fit, centre),
+            self._layout_failed,
+        )
+
+    def _notice_if_waiting(self, generation, count):
+        if generation == self._layout_generation and self.graphviz.busy:
+            self.graph.set_notice(f"Graphviz is laying out {count} boxes…")
+
+    def _layout_ready(self, generation, key, layout, anchor, fit, centre):
+        if generation != self._layout_generation:
+            return  # the view changed again while dot ran; a newer layout is on its way
+        rendered = self.session.rendered()
+        if (rendered.shape_key, RANKDIR) != key:
+            return
+        self.graph.set_notice("")
+        self._shown_key = key
+        self._show_graph(rendered, layout, anchor, fit, centre)
+
+    def _layout_failed(self, error):
+        self.graph.set_notice("")
+        if isinstance(error, GraphvizNotFound):
+            self.graph.view.clear()
+            self._shown_key = None
+            self.graph.set_notice("Graphviz is not installed: the graph cannot be drawn (everything else works)")
+            if not self._graphviz_missing_told:
+                self._graphviz_missing_told = True
+                self.show_error("Graphviz not found", str(error))
+        elif isinstance(error, GraphvizFailed):
+            self.show_error("Graphviz failed", str(error))
+        else:
+            self.show_error("Layout failed", f"{type(error).__name__}: {error}")
+        self.graphShown.emit()
+
+    def _show_graph(self, rendered, layout, anchor, fit, centre=False):
+        selected = self.session.selection.visible
+        trace, position = self.session.trace, self.session.position
+        root = trace.loss_node if position is None else trace.position_loss_nodes[position]
+        home = rendered.visible_id(root)
+        self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home, change=self.session.change)
+        if selected is not None and centre:
+            self.graph.view.centre_on(selected, zoom_to_read=True)  # clicked through to it: show it
+        elif selected is not None and anchor is None:
+            self.graph.view.ensure_visible(selected)
+        self.graphShown.emit()
+
+    def _colour_changed(self):
+        self.graph.set_change_available(self.session.change is not None)
+        self.graph.set_colour_mode(self.session.colour_by)
+        rendered = self.session.rendered()
+        if rendered is not None and self._shown_key == (rendered.shape_key, RANKDIR):
+            self.graph.recolour(rendered, self.session.colour_by, self.session.change)
+
+    def _selection_changed(self):
+        session, trace = self.session, self.session.trace
+        sel = session.selection
+        self.graph.view.set_selected(sel.visible)
+        if sel.visible is not None:
+            self.graph.view.ensure_visible(sel.visible)
+        if sel.node is not None:
+            attrs = trace.graph.nodes[sel.node]
+            self.inspector.show_node(trace, sel.node)
+            self.attention.select_node(trace, sel.node)
+            self.overview.mark(sel.node)
+            if attrs["file"]:
+                self.source.show_line(attrs["file"], attrs["line"], f"#{sel.node} was made here")
+            elif attrs["kind"] == "param" and trace.config is not None:
+                self.source.show_line(core.engine.model.__file__, _param_source_line(), f"{attrs['param']} entries are made here")
+            else:
+                self.source.clear_highlight("this value was not made by the model code")
+        elif sel.visible is not None:
+            self.inspector.show_group(trace, session.rendered().node(sel.visible))
+            self.attention.select_node(trace, None)
+            self.overview.mark(None)
+        else:
+            self.inspector.show_nothing()
+            self.attention.select_node(trace, None)
+            self.overview.mark(None)
+        self._update_breadcrumb()
+
+    def _update_breadcrumb(self):
+        session, trace = self.session, self.session.trace
+        if session.view is None:
+            return
+        if session.position is None:
+            root = "loss of the whole step"
+        elif session.position + 1 < len(trace.token_labels):
+            t = session.position
+            root = f"loss of position {t} ({trace.token_labels[t]} → {trace.token_labels[t + 1]})"
+        else:  # a script's step whose tokens are unknown
+            root = f"loss of position {session.position}"
+        scope = trace.scope[session.selection.node] if session.selection.node is not None else ""
+        self.graph.breadcrumb.set_path(root, session.view.scope or "", scope)
+        self.graph.set_history(session.history.can_back(), session.history.can_forward())
+
+    # ---- reacting to training ------------------------------------------------------------------
+    def _busy_changed(self, busy):
+        self.training_panel.set_busy(busy)
+        locked = self.script.active  # a script's step is shown: training has nothing to act on
+        for name in ("step", "run", "reset", "sample"):
+            self.actions[name].setEnabled(not busy and not locked)
+        for name in ("open_data", "open_script"):
+            self.actions[name].setEnabled(not busy)
+        self.actions["cancel"].setEnabled(busy)
+
+    def _advanced(self, advance):
+        self.session.apply_advance(advance)
+        trace = self.session.trace
+        if advance.trace is None and advance.error is None and trace is not None and self.training.trainer.finished:
+            text = (f"all {self.training.trainer.planned_steps} planned steps are done; the graph still shows step "
+                    f"{trace.step + 1} (Reset starts over)")
+            self.training_panel.set_status(text)
+            self.statusBar().showMessage(text, 10000)
+
+    def _trainer_reset(self, advance):
+        self.session.trainer = self.training.trainer  # a new file or a resumed state builds a new Trainer
+        leaving_script = self.script.active
+        if leaving_script:
+            self.script.forget()  # the model's training is what is shown again
+        if leaving_script and advance.trace is not None:
+            self.session.reset_training(None, losses=advance.losses)
+            self.show_unrelated_trace(advance.trace)
+        else:
+            self.session.reset_training(advance.trace, losses=advance.losses)
+        self.training_panel.set_config(self.preset_name, self.training.trainer.config.learning_rate)
+

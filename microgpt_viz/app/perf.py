@@ -1,0 +1,151 @@
+"""Performance figures of the app, measured offscreen; `microgpt-viz bench` reports them.
+
+    app_start_to_first_paint_s()   a fresh process: start -> main window drawn with a recorded step
+    gui_max_stall_ms(steps=50)     longest gap between GUI-thread timer ticks while Run N goes
+                                   (with every dock installed, Run N on the fast-forward engine as
+                                   the app does by default; fast=False: every update scalar)
+    gui_stall_profile(steps=50)    the same run in more detail (training vs. taking in the result)
+    overview_paint_s(trace)        (first paint, repaint after a pan) of the whole-step overview
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TICK_MS = 5
+
+
+def _app():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtWidgets import QApplication
+
+    from microgpt_viz.app import qt_messages
+
+    qt_messages.install()
+    return QApplication.instance() or QApplication(sys.argv[:1])
+
+
+def app_start_to_first_paint_s(data=None, preset="original", timeout=300):
+    """Seconds from spawning `microgpt-viz gui --screenshot` to its window drawn with the first step.
+
+    The child prints the wall-clock time at which it first rendered the window with a
+    recorded step and a laid-out graph; interpreter start-up and imports are included.
+    """
+    with tempfile.TemporaryDirectory(prefix="microgpt-viz-bench-") as scratch:
+        command = [sys.executable, "-m", "microgpt_viz", "gui", "--preset", preset, "--screenshot", os.path.join(scratch, "shot.png")]
+        if data:
+            command += ["--data", str(data)]
+        env = dict(os.environ, MICROGPT_VIZ_TIMING="1", QT_QPA_PLATFORM="offscreen")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        started = time.time()
+        done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"the app failed to start: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+    for line in done.stdout.splitlines():
+        if line.startswith("first_paint_at "):
+            return float(line.split()[1]) - started
+    raise RuntimeError("the app did not report its first paint")
+
+
+def _window(data=None, preset_name="original", fast=True):
+    from PyQt6.QtCore import QSettings
+
+    from core.engine.config import preset
+    from core.engine.data import load_docs, resolve_data_path
+    from core.engine.train import Trainer
+    from microgpt_viz.app.main_window import MainWindow
+
+    scratch = tempfile.mkdtemp(prefix="microgpt-viz-bench-")
+    settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
+    trainer = Trainer(load_docs(resolve_data_path(data)), preset(preset_name))
+    window = MainWindow(trainer, settings=settings, preset_name=preset_name)
+    window.quiet_errors = True
+    window.resize(1600, 1000)
+    window.training_panel.fast.setChecked(fast)
+    return window
+
+
+def _wait(app, condition, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not settle in time")
+        app.processEvents()
+        time.sleep(0.002)
+
+
+def gui_stall_profile(steps=50, data=None, preset_name="original", fast=True):
+    """Run `steps` updates in the real window and watch the GUI thread with a 5 ms timer.
+
+    Returns max_stall_ms (whole run, including taking in the result), training_stall_ms
+    (while the worker trains and records), apply_ms (the GUI taking in the result: the new
+    trace in every dock, including the debugging docks), seconds and steps.
+    """
+    from PyQt6.QtCore import QEventLoop, Qt, QTimer
+
+    app = _app()
+    window = _window(data, preset_name, fast)
+    window.show()
+    window.start()
+    _wait(app, lambda: window.session.trace is not None and not window.training.busy and not window.graphviz.busy)
+    ticks = []
+    handed_over = []  # when the worker finished the run (stamped in the worker thread)
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    window.training._runner._worker.done.connect(
+        lambda *_: handed_over.append(time.perf_counter()), Qt.ConnectionType.DirectConnection
+    )
+    loop = QEventLoop()
+    window.training.busyChanged.connect(lambda busy: None if busy else loop.quit())
+    timer.start()
+    started = time.perf_counter()
+    ticks.append(started)
+    window.run(steps)
+    loop.exec()
+    ended = time.perf_counter()
+    timer.stop()
+    ticks.append(ended)
+    gaps = [(b - a, b) for a, b in zip(ticks, ticks[1:])]
+    hand = handed_over[-1] if handed_over else ended
+    training = [g for g, at in gaps if at <= hand]
+    result = {
+        "max_stall_ms": max(g for g, _ in gaps) * 1000,
+        "training_stall_ms": (max(training) if training else 0.0) * 1000,
+        "apply_ms": max([at - max(hand, at - g) for g, at in gaps if at > hand] or [0.0]) * 1000,
+        "seconds": ended - started,
+        "steps": len(window.session.losses),
+    }
+    window.close()
+    return result
+
+
+def gui_max_stall_ms(steps=50, data=None, preset_name="original", fast=True):
+    """Longest gap (ms) between GUI-thread timer ticks while Run `steps` goes (target: < 100)."""
+    return gui_stall_profile(steps, data, preset_name, fast)["max_stall_ms"]
+
+
+def overview_paint_s(trace, width=800, height=300):
+    """(first paint s, repaint after a pan s) of the overview of every node of `trace`."""
+    from microgpt_viz.session import overview_positions
+    from microgpt_viz.app.docks.overview import Overview
+
+    overview_positions.forget(trace)  # the first paint of a step includes laying it out
+    app = _app()
+    overview = Overview()
+    overview.resize(width, height)
+    overview.show()
+    app.processEvents()
+    start = time.perf_counter()
+    overview.set_trace(trace)
+    overview.grab()
+    first = time.perf_counter() - start
+    overview.view_box.translateBy(x=(overview.x.max() - overview.x.min()) * 0.05)
+    start = time.perf_counter()
+    overview.grab()
+    repaint = time.perf_counter() - start
+    overview.close()
+    return first, repaint

@@ -1,0 +1,146 @@
+"""`microgpt-viz diff`: record the same doc in two runs and show what changed.
+
+A run is chosen by a spec, comma-separated key=value pairs over the common options:
+  preset=latest  seed=7  lr=0.02  step=5 (updates before recording)  steps=100 (planned N)
+e.g. `diff --a step=0 --b step=5` (one run, before and after five updates) or
+`diff --b seed=7` (two seeds at step 0). An empty spec is the common options as given.
+"""
+import argparse
+import json
+
+from core.engine.config import PRESETS
+from core.engine.data import load_docs, resolve_data_path
+from core.debug.diff import TOLERANCE, ShapeMismatch, diff
+from core.debug.gradcheck import node_label
+from core.engine.train import Trainer
+from microgpt_viz.cli.args import UserError, add_common, make_config, non_negative_int
+from microgpt_viz.cli.recorded_step import advance_to
+
+NAME = "diff"
+SPEC_KEYS = ("preset", "seed", "lr", "step", "steps")
+
+
+def _number(key, text, kind, positive=False, allow_zero=True):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{key}={text!r} is not a {'whole number' if kind is int else 'number'}") from None
+    if positive and not (value > 0 or (allow_zero and value == 0)):
+        raise argparse.ArgumentTypeError(f"{key} must be {'>= 0' if allow_zero else '> 0'}, got {text}")
+    return value
+
+
+def parse_spec(text):
+    """'preset=latest,step=5' -> {'preset': 'latest', 'step': 5}."""
+    spec = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value:
+            raise argparse.ArgumentTypeError(f"expected key=value, got {part!r} (keys: {', '.join(SPEC_KEYS)})")
+        if key not in SPEC_KEYS:
+            raise argparse.ArgumentTypeError(f"unknown key {key!r} (keys: {', '.join(SPEC_KEYS)})")
+        if key in spec:
+            raise argparse.ArgumentTypeError(f"{key} is given twice")
+        if key == "preset":
+            if value not in PRESETS:
+                raise argparse.ArgumentTypeError(f"unknown preset {value!r} (choose from {', '.join(PRESETS)})")
+            spec[key] = value
+        elif key == "seed":
+            spec[key] = _number(key, value, int)
+        elif key == "lr":
+            spec[key] = _number(key, value, float, positive=True, allow_zero=False)
+        elif key == "step":
+            spec[key] = _number(key, value, int, positive=True)
+        else:
+            spec[key] = _number(key, value, int, positive=True, allow_zero=False)
+    return spec
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        NAME,
+        help="record the same doc in two runs (steps, presets, seeds, learning rates) and diff them",
+        description=__doc__.split("\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common(parser)
+    parser.add_argument("--a", type=parse_spec, default={}, metavar="SPEC", help="run A, e.g. step=0 (default: the common options)")
+    parser.add_argument("--b", type=parse_spec, default={}, metavar="SPEC", help="run B, e.g. step=5 or preset=latest,seed=7")
+    parser.add_argument("--doc", metavar="NAME", help="the doc both runs record (default: the one run A trains on at its step)")
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE, metavar="T", help=f"relative difference that counts as a change (default {TOLERANCE:g})")
+    parser.add_argument("--top", type=non_negative_int, default=10, metavar="K", help="scopes to list, most changed first (default 10)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+class _Run:
+    def __init__(self, args, spec, docs):
+        base = argparse.Namespace(**vars(args))
+        base.preset = spec.get("preset", args.preset)
+        base.seed = spec.get("seed", args.seed)
+        base.steps = spec.get("steps", args.steps)
+        config = make_config(base)
+        if "lr" in spec:
+            config = config.with_changes(learning_rate=spec["lr"])
+        self.preset = base.preset
+        self.config = config
+        self.step = spec.get("step", 0)
+        self.trainer = advance_to(Trainer(docs, config), self.step)
+
+    def describe(self):
+        c = self.config
+        return f"{self.preset}, seed {c.seed}, lr {c.learning_rate:g}, after {self.step} of {c.num_steps} steps"
+
+
+def _show(trace, node, value):
+    label = node_label(trace, node).removesuffix(f" #{node}")
+    return f"#{node} {label}: {value:.6e}"
+
+
+def run(args):
+    if args.tolerance < 0:
+        raise UserError(f"--tolerance must be >= 0, got {args.tolerance}")
+    docs = load_docs(resolve_data_path(args.data))
+    run_a = _Run(args, args.a, docs)
+    run_b = _Run(args, args.b, docs)
+    doc = args.doc if args.doc is not None else run_a.trainer.doc_for_step(run_a.step)
+    trace_a = run_a.trainer.record(run_a.trainer.tokenizer.check(doc))
+    trace_b = run_b.trainer.record(run_b.trainer.tokenizer.check(doc))
+    try:
+        result = diff(trace_a, trace_b, args.tolerance)
+    except ShapeMismatch as e:
+        raise UserError(str(e)) from None
+
+    first_data, first_grad = result.first_data_divergence, result.first_grad_divergence
+    if args.json:
+        print(json.dumps({
+            "a": run_a.describe(), "b": run_b.describe(), "doc": doc, "nodes": trace_a.num_nodes,
+            "loss_a": trace_a.loss, "loss_b": trace_b.loss, "loss_delta": result.loss_delta,
+            "data_changed": int(result.data_changed.sum()), "grad_changed": int(result.grad_changed.sum()),
+            "first_data_divergence": first_data and first_data.node,
+            "first_grad_divergence": first_grad and first_grad.node,
+            "scopes": [{"scope": s.scope, "changed": s.changed, "data_change": s.data_change, "grad_change": s.grad_change, "node": s.node} for s in result.scopes[: args.top]],
+        }))
+        return 0
+
+    print(f"A: {run_a.describe()}")
+    print(f"B: {run_b.describe()}")
+    print(f"doc {doc!r}: {trace_a.num_nodes} nodes, {trace_a.num_edges} edges; tolerance {result.tolerance:g}")
+    print(f"loss: A {trace_a.loss:.4f}  B {trace_b.loss:.4f}  B-A {result.loss_delta:+.4e}")
+    print("position losses B-A: " + " ".join(f"{d:+.4f}" for d in result.position_loss_deltas))
+    if result.identical:
+        print("identical: no node's data or grad differs beyond the tolerance")
+        return 0
+    n = trace_a.num_nodes
+    print(f"changed: data in {int(result.data_changed.sum())} of {n} nodes, grads in {int(result.grad_changed.sum())}")
+    if first_data:
+        print(f"first data divergence (forward order): {_show(trace_a, first_data.node, first_data.a)} -> {first_data.b:.6e}")
+    if first_grad:
+        print(f"first grad divergence (backward order): {_show(trace_a, first_grad.node, first_grad.a)} -> {first_grad.b:.6e}")
+    if args.top:
+        print("scopes that changed most (RMS change relative to A's RMS):")
+        print(f"  {'scope':<30} {'nodes':>6} {'changed':>7} {'data':>9} {'grad':>9}  most changed")
+        for s in result.scopes[: args.top]:
+            print(f"  {s.scope:<30} {s.nodes:>6} {s.changed:>7} {s.data_change:>9.2e} {s.grad_change:>9.2e}  #{s.node}")
+    return 0

@@ -1,0 +1,37 @@
+"""`microgpt-viz gui` (also no command at all): the desktop app, or one offscreen screenshot of it.
+
+Everything the user typed is checked here, before Qt is imported: a bad data file, preset or
+--select ends in one line and exit status 2, with no window. The app is handed a built Trainer.
+"""
+import os
+
+from microgpt_viz.cli.args import UserError, add_common, check_writable, make_trainer
+from microgpt_viz.session.select_script import SelectError, parse
+
+NAME = "gui"
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(NAME, help="open the desktop app (the default)")
+    add_common(parser)
+    parser.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen after the first recorded step, save it, exit")
+    parser.add_argument("--select", metavar="WHAT", help="with --screenshot: what to select first")
+    return parser
+
+
+def run(args):
+    actions = []
+    if args.screenshot:
+        check_writable(args.screenshot)
+        try:
+            actions = parse(args.select)
+        except SelectError as e:
+            raise UserError(str(e)) from None
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif args.select:
+        raise UserError("--select only works with --screenshot")
+    trainer = make_trainer(args)  # bad data or config: one line and exit 2, before any window
+
+    from microgpt_viz.app.launch import run_app  # Qt is imported here and nowhere else in the CLI
+
+    return run_app(trainer, preset_name=args.preset, screenshot=args.screenshot, actions=actions)

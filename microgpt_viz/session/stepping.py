@@ -1,0 +1,172 @@
+"""Advancing the trainer a few steps and handing back plain snapshots. No Qt here.
+
+The training worker thread calls these; tests call them directly. What comes back is made
+of floats, strings and frozen Traces, never live Values, so the GUI can keep it while the
+trainer moves on.
+
+Runs of many updates go through the NumPy fast-forward engine (core/engine/fast.py, a few hundred
+times faster), which writes its parameters and Adam moments back into the Trainer; the
+step after them is always recorded on the scalar engine, so what the graph shows is
+microgpt's own arithmetic.
+"""
+import gc
+import random
+from dataclasses import dataclass, field
+
+from core.trace.index import index_of
+from microgpt_viz.session import overview_positions, trace_memory
+
+
+@dataclass
+class Advance:
+    losses: list = field(default_factory=list)  # loss of each update that ran, in order
+    trace: object = None  # the recorded next step (core.trace.record.Trace), None if not recorded
+    stopped_early: bool = False  # a stop request ended the run before all steps ran
+    step_index: int = 0  # trainer.step_index after the run: updates taken so far
+    error: str = None  # why the run stopped early (a diverged step, a finished plan), else None
+    engine: str = "scalar"  # which engine took the updates: "scalar" (core/engine/train.py) or "fast" (core/engine/fast.py)
+
+
+REPORT_INTERVAL_S = 0.05  # the fast engine reports its losses at most this often (the GUI redraws per report)
+
+
+def _quiet_gc(work):
+    """Run `work` with the cyclic collector paused.
+
+    A step's Values form no cycles and die by reference counting; with the collector on,
+    the tens of thousands that live through one step get promoted and then trigger full
+    collections that hold the GIL long enough to freeze the window.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return work()
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def record_next(trainer):
+    """The Trace of the step the trainer takes next, with its search index built.
+
+    None when the plan is finished. The index (numpy tables over the graph) is built here,
+    off the GUI thread, because building it for 70k nodes takes most of a second.
+    """
+    if trainer.finished:
+        return None
+    return built_quietly(trainer.record)
+
+
+def built_quietly(make_trace):
+    """make_trace() -> Trace, indexed, laid out for the overview and handed to trace_memory,
+    with the cyclic collector paused throughout.
+
+    The collector's first pass after building walks every container made since its last
+    pass (600,000 for a step: ~0.1 s holding the GIL, a frozen window); by the time it runs
+    again, trace_memory.adopt has moved them all where it never looks.
+    """
+    def build():
+        trace = make_trace()
+        index_of(trace)
+        overview_positions.positions(trace)  # what the overview will draw, ready before the GUI asks
+        return trace_memory.adopt(trace)
+
+    return _quiet_gc(build)
+
+
+def fast_engine_problem(trainer):
+    """Why the fast engine cannot take this trainer's steps, or None when it can."""
+    try:
+        from core.engine.fast import FastTrainer
+
+        FastTrainer.from_trainer(trainer)
+    except (ImportError, ValueError, KeyError) as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def advance(trainer, count, should_stop=lambda: False, on_step=lambda done, loss: None, record=True,
+            fast=False, on_losses=lambda done, losses: None):
+    """Take up to `count` updates, checking `should_stop` between them, then record the next step.
+
+    fast=True takes the updates on the NumPy engine (falling back to the scalar one if it
+    cannot run this model); the recording is always the scalar engine's.
+    `on_step(done, loss)` is called after each update, `on_losses(done, losses)` with the
+    losses since its last call: after every scalar update, at most every REPORT_INTERVAL_S
+    on the fast engine (and once at the end). A step that diverges (NumericalError) or a
+    finished plan ends the run with `error` set; the trainer keeps the updates before it and
+    leaves its parameters as they were before the failed one.
+    """
+    result = Advance()
+    if fast and count > 0 and fast_engine_problem(trainer) is None:
+        _fast_updates(trainer, count, should_stop, on_step, on_losses, result)
+    else:
+        _scalar_updates(trainer, count, should_stop, on_step, on_losses, result)
+    result.step_index = trainer.step_index
+    if record:
+        try:
+            result.trace = record_next(trainer)
+        except ArithmeticError as e:
+            result.error = result.error or str(e)
+    return result
+
+
+def _finished_text(trainer):
+    return f"all {trainer.planned_steps} planned steps are done; reset or plan more steps (--steps)"
+
+
+def _scalar_updates(trainer, count, should_stop, on_step, on_losses, result):
+    for _ in range(count):
+        if should_stop():
+            result.stopped_early = True
+            break
+        if trainer.finished:
+            result.error = _finished_text(trainer)
+            break
+        try:
+            step = _quiet_gc(trainer.step)
+        except ArithmeticError as e:  # core.engine.train.NumericalError
+            result.error = str(e)
+            break
+        result.losses.append(step.loss)
+        on_step(len(result.losses), step.loss)
+        on_losses(len(result.losses), [step.loss])
+
+
+def _fast_updates(trainer, count, should_stop, on_step, on_losses, result):
+    from core.engine.fast import FastTrainer
+
+    result.engine = "fast"
+    fast = FastTrainer.from_trainer(trainer)
+
+    def report(*_):  # fast.run's progress(done, count, loss): hand over every loss not handed over yet
+        new = fast.losses[len(result.losses):]
+        if not new:
+            return
+        for loss in new:
+            result.losses.append(loss)
+            on_step(len(result.losses), loss)
+        on_losses(len(result.losses), list(new))
+
+    try:
+        fast.run(count, report, should_stop, progress_interval_s=REPORT_INTERVAL_S)
+    except ArithmeticError as e:  # a diverged step: the ones before it stand
+        result.error = str(e)
+    finally:
+        report()
+        fast.write_back(trainer)
+    if result.error is None and len(result.losses) < count:
+        if trainer.finished:
+            result.error = _finished_text(trainer)
+        else:
+            result.stopped_early = True
+
+
+def sample_names(trainer, count=10, temperature=None):
+    """Names the model generates now, from an RNG of their own.
+
+    The trainer's RNG is left alone so that sampling in the app never changes what
+    training does next.
+    """
+    rng = random.Random(trainer.config.seed * 1_000_003 + trainer.step_index)
+    return _quiet_gc(lambda: trainer.sample(count, temperature, rng=rng))

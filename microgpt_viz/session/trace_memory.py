@@ -1,0 +1,92 @@
+"""Keeping Python's memory management from freezing the window over big Traces.
+
+A recorded step is ~600k small Python containers (the networkx graph's dicts). Two things
+would otherwise stop every thread at once, since both run in C while holding the GIL:
+
+- a full cyclic garbage collection walks all of them (0.3 s and more). `adopt(trace)`,
+  called right after recording, moves everything alive into the collector's permanent
+  generation (gc.freeze, O(1)), where it is never walked again;
+- freeing a dropped trace in one cascade (60-150 ms). `release(trace)` breaks the only
+  reference cycles it holds (networkx caches views such as G.edges that point back at the
+  graph; core's index cache keeps the trace alive) and hands it to a janitor thread that
+  waits until nobody else refers to it, then takes the graph apart a dict entry at a time,
+  so the GIL changes hands between pieces.
+"""
+import gc
+import queue
+import sys
+import threading
+
+import core.trace.index
+
+# networkx properties cached on the graph that refer back to it
+_CYCLIC_VIEWS = ("edges", "in_edges", "out_edges", "degree", "in_degree", "out_degree")
+_POLL_S = 0.5
+
+
+def adopt(trace):
+    gc.freeze()
+    return trace
+
+
+def release(trace):
+    if trace is None:
+        return
+    graph_dict = trace.graph.__dict__
+    for name in _CYCLIC_VIEWS:
+        graph_dict.pop(name, None)
+    # the index would go with the trace anyway; dropping it now frees its arrays before the
+    # janitor has finished taking the trace apart
+    core.trace.index.index_of.cache.pop(trace, None)
+    _janitor().inbox.put(trace)
+
+
+class _Janitor(threading.Thread):
+    def __init__(self):
+        super().__init__(name="microgpt-viz trace janitor", daemon=True)
+        self.inbox = queue.Queue()
+        self.dismantled = 0  # traces taken apart so far (tests read it)
+
+    def run(self):
+        waiting = []
+        while True:
+            try:
+                waiting.append(self.inbox.get(timeout=_POLL_S))
+            except queue.Empty:
+                pass
+            waiting = self._sweep(waiting)
+
+    def _sweep(self, waiting):
+        """Take apart the traces nobody else refers to any more; return the others."""
+        still_used = []
+        while waiting:
+            trace = waiting.pop()
+            # references now: `trace` here and getrefcount's argument; for the graph: the
+            # trace and getrefcount's argument. More means a widget still shows it.
+            if sys.getrefcount(trace) <= 2 and sys.getrefcount(trace.graph) <= 2:
+                _dismantle(trace)
+                self.dismantled += 1
+            else:
+                still_used.append(trace)
+            del trace
+        return still_used
+
+
+def _dismantle(trace):
+    graph = trace.graph
+    for table in (graph._succ, graph._pred, graph._node, graph._adj):
+        while table:
+            table.popitem()
+
+
+_the_janitor = None
+_lock = threading.Lock()
+
+
+def _janitor():
+    global _the_janitor
+    with _lock:
+        if _the_janitor is None:
+            _the_janitor = _Janitor()
+            _the_janitor.start()
+        return _the_janitor
