@@ -3,12 +3,10 @@
 The report of a 60,000-node step takes most of a second (it reads the whole graph's
 wiring), so in the app it is computed in the debug panels' worker thread.
 """
-from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QLabel, QPushButton
 
 from core.debug.anomaly import check
-from microgpt_viz.app.debug.background import Background
-from microgpt_viz.app.widgets.node_table import NodeTable
+from microgpt_viz.app.debug.debug_panel import DebugPanel, failure_text
 
 EXPLANATION = ("NaN / Inf, dead ReLUs, saturated softmaxes, gradient scale per layer and the costliest tokens "
                "of the shown step. Click a row to see its node.")
@@ -16,31 +14,15 @@ EXPLANATION = ("NaN / Inf, dead ReLUs, saturated softmaxes, gradient scale per l
 COLOURS = {"error": "#b00020", "warning": "#a05a00", "info": None}
 
 
-class AnomalyPanel(QWidget):
-    nodeClicked = pyqtSignal(int)
-
+class AnomalyPanel(DebugPanel):
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.trace = None
+        super().__init__(EXPLANATION, parent)
         self.report = None
-        self.background = Background()
-        self.explanation = QLabel(EXPLANATION)
-        self.explanation.setWordWrap(True)
-        self.explanation.setStyleSheet("color: #666;")
         self.summary = QLabel("no step yet")
         self.problems_only = QCheckBox("problems only")
         self.recheck = QPushButton("Check")
-        self.table = NodeTable(["severity", "kind", "finding"])
-        top = QHBoxLayout()
-        top.addWidget(self.summary, 1)
-        top.addWidget(self.problems_only)
-        top.addWidget(self.recheck)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.explanation)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
-        self.table.nodeClicked.connect(self.nodeClicked)
+        self.add_row(self.summary, self.problems_only, self.recheck, grow=self.summary)
+        self.add_table(["severity", "kind", "finding"])
         self.problems_only.toggled.connect(lambda _: self._show())
         self.recheck.clicked.connect(self.run)
 
@@ -70,7 +52,7 @@ class AnomalyPanel(QWidget):
         self.report = None
         self.recheck.setEnabled(True)
         self.table.set_rows([])
-        self.summary.setText(f"the check failed: {type(error).__name__}: {error}")
+        self.summary.setText(failure_text("the check", error))
 
     def _show(self):
         report = self.report

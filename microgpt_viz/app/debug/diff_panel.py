@@ -4,12 +4,11 @@ Diffing reads both steps' wiring (most of a second for a new step): in the app i
 the debug panels' worker thread.
 """
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QPushButton
 
 from core.debug.diff import ShapeMismatch, diff
-from microgpt_viz.app.debug.background import Background
+from microgpt_viz.app.debug.debug_panel import GAP, DebugPanel, failure_text
 from microgpt_viz.session.labels import node_text, number
-from microgpt_viz.app.widgets.node_table import NodeTable
 
 SHOWN_SCOPES = 30
 EXPLANATION = ("Pin a step as A, train on, and compare: the same doc's graph node for node, "
@@ -17,22 +16,16 @@ EXPLANATION = ("Pin a step as A, train on, and compare: the same doc's graph nod
 IDLE = "pin a step, take a few steps, and the same doc's change shows here"
 
 
-class DiffPanel(QWidget):
-    nodeClicked = pyqtSignal(int)
+class DiffPanel(DebugPanel):
     diffChanged = pyqtSignal(object)  # core.debug.diff.TraceDiff, or None
     recordRequested = pyqtSignal(str)  # please record this doc at the current parameters (set_b)
     colourToggled = pyqtSignal(bool)  # "colour the graph by change" was switched
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.trace = None
+        super().__init__(EXPLANATION, parent)
         self.pinned = None
         self.recorded_b = None  # A's doc recorded at the current parameters, when asked for
         self.result = None
-        self.background = Background()
-        self.explanation = QLabel(EXPLANATION)
-        self.explanation.setWordWrap(True)
-        self.explanation.setStyleSheet("color: #666;")
         self.pin = QPushButton("Pin this step as A")
         self.unpin = QPushButton("Unpin")
         self.record_b = QPushButton("Record A's doc now")
@@ -40,22 +33,9 @@ class DiffPanel(QWidget):
         self.colour = QCheckBox("colour the graph by change")
         self.colour.setChecked(True)
         self.colour.setToolTip("while B is the step on screen, colour its boxes by B − A (Δ data; Δ grad in the colour menu)")
-        self.summary = QLabel(IDLE)
-        self.summary.setWordWrap(True)
-        self.table = NodeTable(["where", "changed", "data change", "grad change"])
-        row = QHBoxLayout()
-        row.addWidget(self.pin)
-        row.addWidget(self.unpin)
-        row.addWidget(self.record_b)
-        row.addStretch(1)
-        row.addWidget(self.colour)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.explanation)
-        layout.addLayout(row)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
-        self.table.nodeClicked.connect(self.nodeClicked)
+        self.add_row(self.pin, self.unpin, self.record_b, GAP, self.colour)
+        self.summary = self.add_status(IDLE)
+        self.add_table(["where", "changed", "data change", "grad change"])
         self.pin.clicked.connect(self.pin_current)
         self.unpin.clicked.connect(self.clear)
         self.colour.toggled.connect(self.colourToggled)
@@ -108,7 +88,7 @@ class DiffPanel(QWidget):
         if isinstance(error, ShapeMismatch):
             self.summary.setText(f"A = step {a.step + 1} on {a.doc!r}, B = step {b.step + 1} on {b.doc!r}: {error}")
         else:
-            self.summary.setText(f"the diff failed: {type(error).__name__}: {error}")
+            self.summary.setText(failure_text("the diff", error))
         self.diffChanged.emit(None)
 
     def _show(self):

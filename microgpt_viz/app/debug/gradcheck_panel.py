@@ -3,13 +3,11 @@
 Each checked value costs two recomputations of the step; in the app they run in the debug
 panels' worker thread.
 """
-from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QPushButton, QSpinBox
 
 from core.debug.gradcheck import GradChecker, replay_problem, sample_params
-from microgpt_viz.app.debug.background import Background
+from microgpt_viz.app.debug.debug_panel import DebugPanel, failure_text, show_status
 from microgpt_viz.session.labels import number
-from microgpt_viz.app.widgets.node_table import NodeTable
 
 FAIL_COLOUR, KINK_COLOUR = "#b00020", "#777777"
 EXPLANATION = ("Each recorded grad against a central finite difference of the loss, "
@@ -17,19 +15,12 @@ EXPLANATION = ("Each recorded grad against a central finite difference of the lo
 IDLE = "pick how many parameters to sample, or select a value in the graph"
 
 
-class GradCheckPanel(QWidget):
-    nodeClicked = pyqtSignal(int)
-
+class GradCheckPanel(DebugPanel):
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.trace = None
+        super().__init__(EXPLANATION, parent)
         self.selected = None
         self.report = None
         self.problem = None  # why this step cannot be checked (a script's op the checker cannot recompute), or None
-        self.background = Background()
-        self.explanation = QLabel(EXPLANATION)
-        self.explanation.setWordWrap(True)
-        self.explanation.setStyleSheet("color: #666;")
         self.count = QSpinBox()
         self.count.setRange(1, 500)
         self.count.setValue(20)
@@ -37,20 +28,9 @@ class GradCheckPanel(QWidget):
         self.check_sample = QPushButton("Check sample")
         self.check_selected = QPushButton("Check selected node")
         self.check_selected.setEnabled(False)
-        self.summary = QLabel(IDLE)
-        self.summary.setWordWrap(True)
-        self.table = NodeTable(["node", "recorded", "numerical", "rel err", "verdict"])
-        row = QHBoxLayout()
-        row.addWidget(self.count)
-        row.addWidget(self.check_sample)
-        row.addWidget(self.check_selected)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.explanation)
-        layout.addLayout(row)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
-        self.table.nodeClicked.connect(self.nodeClicked)
+        self.add_row(self.count, self.check_sample, self.check_selected)
+        self.summary = self.add_status(IDLE)
+        self.add_table(["node", "recorded", "numerical", "rel err", "verdict"])
         self.check_sample.clicked.connect(lambda: self.run_sample(self.count.value()))
         self.check_selected.clicked.connect(lambda: self.run_nodes([self.selected]))
 
@@ -62,8 +42,7 @@ class GradCheckPanel(QWidget):
         # the model's own steps hold only ops the tape replays; a script's may not (checking walks every node)
         self.problem = replay_problem(trace) if trace.config is None else None
         self.table.set_rows([])
-        self.summary.setText(f"not available for this step: {self.problem}" if self.problem else IDLE)
-        self.summary.setStyleSheet("")
+        show_status(self.summary, f"not available for this step: {self.problem}" if self.problem else IDLE)
         self.check_sample.setEnabled(self.problem is None)
         self.set_selected(self.selected)
 
@@ -81,16 +60,14 @@ class GradCheckPanel(QWidget):
         if self.trace is None or not nodes:
             return None
         trace, nodes = self.trace, list(nodes)
-        self.summary.setText(f"checking {len(nodes)} value{'s' if len(nodes) != 1 else ''}…")
-        self.summary.setStyleSheet("")
+        show_status(self.summary, f"checking {len(nodes)} value{'s' if len(nodes) != 1 else ''}…")
         self.background.run(lambda: GradChecker(trace).check(nodes), self._show, self._failed)
         return None if self.background.busy else self.report
 
     def _failed(self, error):
         self.report = None
         self.table.set_rows([])
-        self.summary.setText(str(error) if isinstance(error, ValueError) else f"the check failed: {type(error).__name__}: {error}")
-        self.summary.setStyleSheet(f"color: {FAIL_COLOUR};")
+        show_status(self.summary, str(error) if isinstance(error, ValueError) else failure_text("the check", error), error=True)
 
     def _show(self, report):
         self.report = report
@@ -103,8 +80,6 @@ class GradCheckPanel(QWidget):
         worst = report.worst
         worst_text = f"; worst relative error {worst.rel_error:.1e} ({worst.label})" if worst else ""
         if report.passed:
-            self.summary.setText(f"ok: {len(report.rows)} checked, all within {report.tolerance:g}{worst_text}")
-            self.summary.setStyleSheet("")
+            show_status(self.summary, f"ok: {len(report.rows)} checked, all within {report.tolerance:g}{worst_text}")
         else:
-            self.summary.setText(f"{len(report.failures)} of {len(report.rows)} exceed {report.tolerance:g}{worst_text}")
-            self.summary.setStyleSheet(f"color: {FAIL_COLOUR};")
+            show_status(self.summary, f"{len(report.failures)} of {len(report.rows)} exceed {report.tolerance:g}{worst_text}", error=True)

@@ -5,10 +5,10 @@ show them, so views, the overview and exports can colour by it. Preparing the re
 step reads its whole wiring (most of a second): in the app that runs in a worker thread.
 """
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QPushButton, QSlider, QSpinBox
 
 from core.debug.replay import replay_of, trace_at
-from microgpt_viz.app.debug.background import Background
+from microgpt_viz.app.debug.debug_panel import DebugPanel, failure_text
 from microgpt_viz.session.labels import node_text
 
 TICK_MS = 40
@@ -16,18 +16,13 @@ EXPLANATION = ("Backward visits the nodes from the loss to the inputs; slide or 
                "appear node by node in the graph and the overview.")
 
 
-class ReplayPanel(QWidget):
+class ReplayPanel(DebugPanel):
     positionChanged = pyqtSignal(int)  # nodes visited by backward so far
     frameChanged = pyqtSignal(object)  # a Trace copy whose grads are those at the position
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.trace = None
+        super().__init__(EXPLANATION, parent)
         self.replay = None
-        self.background = Background()
-        self.explanation = QLabel(EXPLANATION)
-        self.explanation.setWordWrap(True)
-        self.explanation.setStyleSheet("color: #666;")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.play = QPushButton("Play")
@@ -37,18 +32,9 @@ class ReplayPanel(QWidget):
         self.stride.setRange(1, 100000)
         self.stride.setValue(250)
         self.stride.setSuffix(" nodes / frame")
-        self.status = QLabel("no step yet")
-        self.status.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.play)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.stride)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.explanation)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        self.add_row(self.play, self.slider, self.stride, grow=self.slider)
+        self.status = self.add_status("no step yet")
+        self.end_without_table()
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
@@ -64,7 +50,7 @@ class ReplayPanel(QWidget):
         self.background.run(lambda: replay_of(trace), lambda replay: self._ready(trace, replay), self._failed)
 
     def _failed(self, error):
-        self.status.setText(f"no replay: {type(error).__name__}: {error}")
+        self.status.setText(failure_text("preparing the replay", error))
 
     def _ready(self, trace, replay):
         self.trace = trace

@@ -6,56 +6,35 @@ of a second the first time: in the app edits run in the debug panels' worker thr
 """
 import numpy as np
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLineEdit, QPushButton
 
 from core.debug.gradcheck import replay_problem
 from core.debug.reevaluate import Reevaluator
-from microgpt_viz.app.debug.background import Background
+from microgpt_viz.app.debug.debug_panel import DebugPanel, show_status
 from microgpt_viz.session.labels import node_text, number
-from microgpt_viz.app.widgets.node_table import NodeTable
 
 SHOWN = 200  # most changed nodes listed
 EXPLANATION = ("Give the selected value another number: the forward and backward are recomputed, the loss "
                "and every value downstream move, and the graph is coloured by the change. Undo forgets it.")
-ERROR_STYLE = "color: #b00020;"
 
 
-class WhatIfPanel(QWidget):
-    nodeClicked = pyqtSignal(int)
+class WhatIfPanel(DebugPanel):
     resultChanged = pyqtSignal(object)  # core.debug.reevaluate.WhatIf, or None after Undo / a new step
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.trace = None
+        super().__init__(EXPLANATION, parent)
         self.node = None
         self.result = None
         self._reevaluator = None
         self.problem = None  # why this step cannot be recomputed (a script's op the tape does not know), or None
-        self.background = Background()
-        self.explanation = QLabel(EXPLANATION)
-        self.explanation.setWordWrap(True)
-        self.explanation.setStyleSheet("color: #666;")
-        self.target = QLabel("select a value in the graph to edit it")
-        self.target.setWordWrap(True)
+        self.target = self.add_status("select a value in the graph to edit it")
         self.value = QLineEdit()
         self.value.setPlaceholderText("new value")
         self.apply = QPushButton("Apply")
         self.undo = QPushButton("Undo")
-        self.outcome = QLabel("")
-        self.outcome.setWordWrap(True)
-        self.table = NodeTable(["node", "data before", "data after", "grad before", "grad after"])
-        row = QHBoxLayout()
-        row.addWidget(self.value, 1)
-        row.addWidget(self.apply)
-        row.addWidget(self.undo)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.explanation)
-        layout.addWidget(self.target)
-        layout.addLayout(row)
-        layout.addWidget(self.outcome)
-        layout.addWidget(self.table, 1)
-        self.table.nodeClicked.connect(self.nodeClicked)
+        self.add_row(self.value, self.apply, self.undo, grow=self.value)
+        self.outcome = self.add_status()
+        self.add_table(["node", "data before", "data after", "grad before", "grad after"])
         self.apply.clicked.connect(self._apply_text)
         self.value.returnPressed.connect(self._apply_text)
         self.undo.clicked.connect(self.clear)
@@ -95,8 +74,7 @@ class WhatIfPanel(QWidget):
         try:
             value = float(self.value.text())
         except ValueError:
-            self.outcome.setText(f"not a number: {self.value.text()!r}")
-            self.outcome.setStyleSheet(ERROR_STYLE)
+            show_status(self.outcome, f"not a number: {self.value.text()!r}", error=True)
             return None
         return self.edit(value)
 
@@ -112,16 +90,14 @@ class WhatIfPanel(QWidget):
             return reevaluator, reevaluator.set_node(node, value)
 
         self.value.setText(repr(float(value)))
-        self.outcome.setStyleSheet("")
-        self.outcome.setText("recomputing the step…")
+        show_status(self.outcome, "recomputing the step…")
         self.apply.setEnabled(False)
         self.background.run(job, lambda done: self._show(trace, node, *done), self._failed)
         return None if self.background.busy else self.result
 
     def _failed(self, error):
         self._enable()
-        self.outcome.setStyleSheet(ERROR_STYLE)
-        self.outcome.setText(f"cannot recompute this step: {error}")
+        show_status(self.outcome, f"cannot recompute this step: {error}", error=True)
 
     def _show(self, trace, node, reevaluator, result):
         self._reevaluator = reevaluator

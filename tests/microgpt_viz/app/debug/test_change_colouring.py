@@ -9,14 +9,6 @@ from PyQt6.QtCore import Qt  # noqa: E402
 from core.views.colour_scale import magnitude_rgb  # noqa: E402
 from microgpt_viz.app.graph.colours import qcolor  # noqa: E402
 from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
-from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, boxes):  # noqa: F811
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
 
 
 def drawn_fills(window):
@@ -28,19 +20,19 @@ def expected_fills(window, mode, change=None):
     return {vid: fill.rgb() for vid, (fill, _) in fills.items()}
 
 
-def test_a_what_if_edit_colours_boxes_by_their_change_and_undo_restores(qtbot, window):
+def test_a_what_if_edit_colours_boxes_by_their_change_and_undo_restores(qtbot, window, settle, wait_ms):
     session, panels = window.session, window.debug_panels
     panels.docks["whatif"].raise_()
     trace = session.trace
     node = int(trace.param_nodes["lm_head"][40])
     window.go_to_node(node)
-    settle(qtbot, window)
+    settle(window)
     assert panels.whatif.node == node
     plain = drawn_fills(window)
     assert plain == expected_fills(window, "grad")
     old = float(trace.data[node])
     panels.whatif.value.setText(repr(old + 0.5))
-    with qtbot.waitSignal(panels.whatif.resultChanged, timeout=WAIT_MS) as changed:
+    with qtbot.waitSignal(panels.whatif.resultChanged, timeout=wait_ms) as changed:
         qtbot.mouseClick(panels.whatif.apply, Qt.MouseButton.LeftButton)
     result = changed.args[0]
     assert result is not None
@@ -67,7 +59,7 @@ def test_a_what_if_edit_colours_boxes_by_their_change_and_undo_restores(qtbot, w
     window.graph.colourChosen.emit("Δ grad")
     assert session.colour_by == "Δ grad" and drawn_fills(window) == expected_fills(window, "Δ grad", session.change)
     # undo: the colouring chosen before comes back, the Δ entries go grey
-    with qtbot.waitSignal(panels.whatif.resultChanged, timeout=WAIT_MS):
+    with qtbot.waitSignal(panels.whatif.resultChanged, timeout=wait_ms):
         qtbot.mouseClick(panels.whatif.undo, Qt.MouseButton.LeftButton)
     assert session.change is None and session.colour_by == "grad"
     assert window.graph.colour.currentText() == "grad" and window.graph.legend.scale.mode == "grad"
@@ -78,34 +70,34 @@ def test_a_what_if_edit_colours_boxes_by_their_change_and_undo_restores(qtbot, w
     assert session.colour_by == "grad" and "what-if" in window.statusBar().currentMessage()
 
 
-def test_a_new_step_ends_the_change_colouring(qtbot, window):
+def test_a_new_step_ends_the_change_colouring(qtbot, window, settle, wait_ms):
     session, panels = window.session, window.debug_panels
     session.set_colour_by("|grad|")
     node = int(session.trace.param_nodes["lm_head"][3])
     window.go_to_node(node)
-    settle(qtbot, window)
-    with qtbot.waitSignal(panels.whatif.resultChanged, timeout=WAIT_MS):
+    settle(window)
+    with qtbot.waitSignal(panels.whatif.resultChanged, timeout=wait_ms):
         panels.whatif.edit(0.25)
     assert session.colour_by == "Δ data"
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.step()
-    settle(qtbot, window)
+    settle(window)
     assert session.change is None and session.colour_by == "|grad|"
     assert drawn_fills(window) == expected_fills(window, "|grad|")
 
 
-def test_a_step_diff_colours_the_graph_by_change_while_b_is_on_screen(qtbot, window):
+def test_a_step_diff_colours_the_graph_by_change_while_b_is_on_screen(qtbot, window, settle, wait_ms):
     session, panels = window.session, window.debug_panels
     panels.docks["diff"].raise_()
-    qtbot.waitUntil(lambda: panels.diff.trace is session.trace, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.diff.trace is session.trace, timeout=wait_ms)
     panels.diff.pin_current()
     pinned = panels.diff.pinned
     cycle = len(window.training.trainer.docs)  # the same doc comes round again after this many steps
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.run(cycle)
-    settle(qtbot, window)
+    settle(window)
     assert session.trace.doc == pinned.doc and session.trace.step == cycle
-    qtbot.waitUntil(lambda: session.change is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: session.change is not None, timeout=wait_ms)
     result = panels.diff.result
     assert result.a is pinned and result.b is session.trace
     assert session.change.source == "step diff" and session.colour_by == "Δ data"

@@ -1,4 +1,4 @@
-"""The debugging panels, driven with pytest-qt on their own (tests/test_app.py drives the window)."""
+"""The debugging panels, driven with pytest-qt on their own, then as docks of the main window."""
 import math
 
 import numpy as np
@@ -12,6 +12,7 @@ from core.engine.config import preset  # noqa: E402
 from core.debug.reevaluate import Reevaluator, what_if  # noqa: E402
 from core.engine.train import Trainer  # noqa: E402
 from microgpt_viz.app.debug.anomaly_panel import AnomalyPanel  # noqa: E402
+from microgpt_viz.app.debug.debug_panel import DebugPanel  # noqa: E402
 from microgpt_viz.app.debug.diff_panel import DiffPanel  # noqa: E402
 from microgpt_viz.app.debug.gradcheck_panel import GradCheckPanel  # noqa: E402
 from microgpt_viz.app.debug.replay_panel import ReplayPanel  # noqa: E402
@@ -157,31 +158,22 @@ def test_diff_panel_compares_a_pinned_step(qtbot, trainer, trace):
 
 # --- inside the main window -------------------------------------------------------------------
 
-from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
-
-@pytest.fixture
-def window(qtbot, tmp_path, boxes):  # noqa: F811
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
-
-
-def test_docks_follow_the_step_and_rows_jump_to_nodes(qtbot, window):
+def test_docks_follow_the_step_and_rows_jump_to_nodes(qtbot, window, settle, wait_ms):
     panels = window.debug_panels
     for name in ("anomalies", "gradcheck", "whatif", "replay", "diff"):
         assert name in window.docks
     panels.docks["anomalies"].raise_()
-    qtbot.waitUntil(lambda: panels.anomalies.report is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.anomalies.report is not None, timeout=wait_ms)
     assert panels.anomalies.report.step == window.session.trace.step
     row = next(r for r in range(panels.anomalies.table.rowCount()) if panels.anomalies.table.item(r, 1).text() == "high_loss_token")
     node = panels.anomalies.table.node_at(row)
     click_row(qtbot, panels.anomalies.table, row)
-    qtbot.waitUntil(lambda: window.session.selection.node == node, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.session.selection.node == node, timeout=wait_ms)
     assert panels.whatif.node == node and panels.gradcheck.check_selected.isEnabled()
     panels.docks["replay"].raise_()
-    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=WAIT_MS)
-    settle(qtbot, window)
+    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=wait_ms)
+    settle(window)
     panels.replay.set_position(0)
     assert np.count_nonzero(window.overview.trace.grad) == 1  # the minimap shows the replay frame
     loss_box = window.session.rendered().visible_id(window.session.trace.loss_node)
@@ -194,21 +186,32 @@ def test_docks_follow_the_step_and_rows_jump_to_nodes(qtbot, window):
     assert all(item.node.max_abs_grad == recorded[vid] for vid, item in drawn.items())
 
 
-def test_save_and_open_training_state(qtbot, window, boxes, tmp_path):  # noqa: F811
+def test_the_five_docks_share_one_look_and_one_worker(window):
+    panels = window.debug_panels
+    assert len(panels.panels) == 5
+    for title, panel in panels.panels.values():
+        assert isinstance(panel, DebugPanel), title
+        # the same body: the grey explanation first, then the panel's own rows
+        assert panel.layout().itemAt(0).widget() is panel.explanation and panel.explanation.text(), title
+        assert panel.explanation.styleSheet() == panels.anomalies.explanation.styleSheet(), title
+        assert panel.background.runner is panels.runner, title  # heavy work off the GUI thread, one worker
+
+
+def test_save_and_open_training_state(qtbot, window, boxes, tmp_path, settle, wait_ms):
     panels = window.debug_panels
     path = tmp_path / "state.json"
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.step()
-    settle(qtbot, window)
+    settle(window)
     assert panels.save_state(path) and path.is_file()
     saved_losses = list(window.session.losses)
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.step()
-    settle(qtbot, window)
+    settle(window)
     assert window.training.trainer.step_index == 2
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         assert panels.open_state(path)
-    settle(qtbot, window)
+    settle(window)
     assert window.training.trainer.step_index == 1
     assert window.session.trace.step == 1 and window.session.losses == saved_losses
     assert window.session.trainer is window.training.trainer

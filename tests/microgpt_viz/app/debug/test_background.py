@@ -9,14 +9,6 @@ pytest.importorskip("pytestqt")
 import core.engine.train  # noqa: E402
 import core.trace.wiring  # noqa: E402
 from microgpt_viz.app.debug import anomaly_panel  # noqa: E402
-from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, boxes):  # noqa: F811
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
 
 
 @pytest.fixture
@@ -33,13 +25,17 @@ def wiring_threads(monkeypatch):
     return threads
 
 
-def step(qtbot, window):
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
-        window.step()
-    settle(qtbot, window)
+@pytest.fixture
+def step(qtbot, settle, wait_ms):
+    """step(window): one training step, waited for until it is on screen."""
+    def step_(window):
+        with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
+            window.step()
+        settle(window)
+    return step_
 
 
-def test_a_dock_tab_behind_another_does_no_work_and_catches_up_off_the_gui_thread(qtbot, window, wiring_threads, monkeypatch):
+def test_a_dock_tab_behind_another_does_no_work_and_catches_up_off_the_gui_thread(qtbot, window, wiring_threads, monkeypatch, step, wait_ms):
     panels = window.debug_panels
     checked_in = []
     real_check = anomaly_panel.check
@@ -48,34 +44,34 @@ def test_a_dock_tab_behind_another_does_no_work_and_catches_up_off_the_gui_threa
     # Qt 6 calls a tab behind another one visible; the panels must not believe it
     assert window.docks["attention"].isVisible() and anomalies.isVisible()
     assert not panels._visible("anomalies") and not window.docks["attention"].visibleRegion().isEmpty()
-    step(qtbot, window)
-    step(qtbot, window)
+    step(window)
+    step(window)
     assert checked_in == [] and panels.anomalies.report is None
     assert wiring_threads == []  # nothing read the step's wiring while every analysis dock was hidden
     anomalies.raise_()
-    qtbot.waitUntil(lambda: panels.anomalies.report is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.anomalies.report is not None, timeout=wait_ms)
     assert panels.anomalies.report.step == window.session.trace.step == 2
     assert len(checked_in) == 1 and checked_in[0] is not threading.main_thread()
     assert wiring_threads and all(t is not threading.main_thread() for t in wiring_threads)
 
 
-def test_the_replay_dock_in_front_prepares_each_step_in_the_worker(qtbot, window, wiring_threads):
+def test_the_replay_dock_in_front_prepares_each_step_in_the_worker(qtbot, window, wiring_threads, step, wait_ms):
     panels = window.debug_panels
     panels.docks["replay"].raise_()
-    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=WAIT_MS)
-    step(qtbot, window)
-    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=wait_ms)
+    step(window)
+    qtbot.waitUntil(lambda: panels.replay.trace is window.session.trace, timeout=wait_ms)
     assert panels.replay.slider.maximum() == window.session.trace.num_nodes
     assert len(wiring_threads) == 2 and all(t is not threading.main_thread() for t in wiring_threads)
 
 
-def test_opening_a_training_state_records_in_the_worker(qtbot, window, tmp_path, monkeypatch):
+def test_opening_a_training_state_records_in_the_worker(qtbot, window, tmp_path, monkeypatch, step, settle, wait_ms):
     panels = window.debug_panels
     path = tmp_path / "state.json"
-    step(qtbot, window)
+    step(window)
     assert panels.save_state(path)
     saved_losses = list(window.session.losses)
-    step(qtbot, window)
+    step(window)
     recorded_in = []
     real_record = core.engine.train.Trainer.record
 
@@ -85,39 +81,38 @@ def test_opening_a_training_state_records_in_the_worker(qtbot, window, tmp_path,
 
     monkeypatch.setattr(core.engine.train.Trainer, "record", spy)
     shown = window.session.trace
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         assert panels.open_state(path)
         # the call returns at once; the window goes on showing the old step until the new one is recorded
         assert window.training.busy and window.session.trace is shown
-    settle(qtbot, window)
+    settle(window)
     assert len(recorded_in) == 1 and recorded_in[0] is not threading.main_thread()
     assert window.training.trainer.step_index == 1 and window.session.trace.step == 1
     assert window.session.losses == saved_losses == window.training_panel.loss_plot.losses
 
 
-def test_replace_trainer_keeps_the_old_one_when_the_new_one_has_no_next_step(qtbot, window, boxes):  # noqa: F811
+def test_replace_trainer_keeps_the_old_one_when_the_new_one_has_no_next_step(qtbot, window, boxes, docs, wait_ms):
     from core.engine.config import preset
     from core.engine.train import Trainer
-    from tests.test_app import DOCS
 
-    finished = Trainer(DOCS, preset("original", num_steps=2))
+    finished = Trainer(docs, preset("original", num_steps=2))
     finished.step()
     finished.step()
     before, trace = window.training.trainer, window.session.trace
     window.training.replace_trainer(finished, what="Cannot open the training state")
-    qtbot.waitUntil(lambda: not window.training.busy and bool(boxes), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.training.busy and bool(boxes), timeout=wait_ms)
     assert boxes[-1][0] == "Cannot open the training state" and "planned steps" in boxes[-1][1]
     assert window.training.trainer is before and window.session.trace is trace
 
 
-def test_record_a_docs_now_records_in_the_worker(qtbot, window, monkeypatch):
+def test_record_a_docs_now_records_in_the_worker(qtbot, window, monkeypatch, step, wait_ms):
     panels = window.debug_panels
     panels.docks["diff"].raise_()
-    qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=wait_ms)
     panels.diff.pin_current()
     pinned = panels.diff.pinned
-    step(qtbot, window)  # the next doc: another name, so the graphs do not line up
-    qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=WAIT_MS)
+    step(window)  # the next doc: another name, so the graphs do not line up
+    qtbot.waitUntil(lambda: panels.diff.trace is window.session.trace, timeout=wait_ms)
     assert panels.diff.record_b.isEnabled()
     recorded_in = []
     real_record = core.engine.train.Trainer.record
@@ -129,6 +124,6 @@ def test_record_a_docs_now_records_in_the_worker(qtbot, window, monkeypatch):
     monkeypatch.setattr(core.engine.train.Trainer, "record", spy)
     panels.diff.record_b.click()
     assert window.training.busy  # handed to the worker, not done on the spot
-    qtbot.waitUntil(lambda: panels.diff.result is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.diff.result is not None, timeout=wait_ms)
     assert recorded_in and all(t is not threading.main_thread() for t in recorded_in)
     assert panels.diff.recorded_b.doc == pinned.doc and panels.diff.result.a is pinned
