@@ -50,7 +50,9 @@ class Trace:
 
     @property
     def num_edges(self):
-        return self.graph.number_of_edges()
+        # Not graph.number_of_edges(): it caches a degree view on the graph that points back at
+        # it, and that cycle would keep a released Trace's graph alive until a full collection.
+        return sum(len(keys) for targets in self.graph.succ.values() for keys in targets.values())
 
     @property
     def positions(self):
@@ -174,7 +176,7 @@ def _fill_graph(topo, index, nodes):
     Returns (node attrs, pred, succ, columns), columns holding (op, scope, pos, kind) per
     node. Filling networkx's dicts directly gives the same graph as add_nodes_from and
     add_edges_from (an edge input -> consumer per child slot, keyed by the slot) at a
-    fraction of the cost; tests/test_record.py checks the two agree. One pass over the
+    fraction of the cost; tests/core/trace/test_record.py checks the two agree. One pass over the
     Values, since each visit of a scattered Value costs cache misses; unrolled for one and
     two children, the only arities microgpt makes.
     """
