@@ -5,51 +5,65 @@ nodes, `a - b` is `a + (-b)`, `a / b` is `a * b**-1`), so a recorded graph is mi
 graph. The only additions are the op label and `new_value_hook`, which is None unless a
 recorder is active, so the plain training path pays one global load per node.
 
-The op is the Value's class: each operation makes an instance of a small subclass (`Add`,
-`Mul`, `Log`, ...) that adds no slot, only the class attribute `op`. So a Value keeps
-microgpt's four slots (an `op` slot would make every Value 25% bigger, and the cyclic
-collector walks every Value several times per step), `_local_grads` holds numbers only,
-as in microgpt, and naming the op costs nothing at run time. The plain step must cost no
-more than microgpt's (`bench` measures it): the operations fill a bare instance
-(`_new(Mul)`) instead of calling the class, since a call runs `__init__` through a slow
-C-level detour.
+`value.op` says what made a Value, and `_local_grads` holds numbers only, as in microgpt.
+The label costs the plain step nothing (`bench` holds it to microgpt's speed), which decides
+where it lives:
+- the rarer ops are slot-less subclasses with `op` as a class attribute: `Pow`, `Log`, `Exp`,
+  `ReLU`, and `Param` for weight entries;
+- `+`, `*` and constants, nine in ten nodes of a step, stay plain `Value`s. CPython caches
+  attribute reads per class, so if they were subclasses too, every read in the backward
+  loop would meet several classes and the step would cost 7% more (measured; a fifth `op`
+  slot, making every Value 25% bigger, costs as much). A plain Value's op follows from its
+  shape: no children, a constant; two children, a `+` when its local gradients are the one
+  shared tuple ADD_LOCAL_GRADS = (1, 1) that every `+` holds, else a `*`.
+The operations fill a bare instance (`_new(Value)`) instead of calling the class, since a
+call runs `__init__` through a slow C-level detour.
 """
 import math
 
 # Called with every new Value while a recorder is active (see core/trace/record.py).
 new_value_hook = None
 
+# The local gradients of every `+` node: one shared tuple, which is how a `+` is told from a `*`.
+ADD_LOCAL_GRADS = (1, 1)
+
 
 class Value:
     __slots__ = ("data", "grad", "_children", "_local_grads")
-    op = "const"  # subclasses: '+', '*', '**k' (e.g. '**-1'), 'log', 'exp', 'relu', 'param'
 
     def __init__(self, data, children=(), local_grads=(), op="const"):
         self.data = data
         self.grad = 0
         self._children = children
-        self._local_grads = local_grads
-        if op != "const":
+        self._local_grads = _local_grads_for(op, children, local_grads)
+        if op not in ("const", "+", "*"):
             self.__class__ = op_class(op)  # same slots, so the instance can take its op's class
         if new_value_hook is not None:
             new_value_hook(self)
 
+    @property
+    def op(self):
+        """'+', '*', '**k' (e.g. '**-1'), 'log', 'exp', 'relu', 'param' or 'const'."""
+        if not self._children:
+            return "const"
+        return "+" if self._local_grads is ADD_LOCAL_GRADS else "*"
+
     # Each operation sets the same four slots as __init__, then calls the hook.
 
     def __add__(self, other):
-        other = other if isinstance(other, Value) else Value(other)
-        out = _new(Add)
+        other = other if isinstance(other, Value) else constant(other)
+        out = _new(Value)
         out.data = self.data + other.data
         out.grad = 0
         out._children = (self, other)
-        out._local_grads = (1, 1)
+        out._local_grads = ADD_LOCAL_GRADS
         if new_value_hook is not None:
             new_value_hook(out)
         return out
 
     def __mul__(self, other):
-        other = other if isinstance(other, Value) else Value(other)
-        out = _new(Mul)
+        other = other if isinstance(other, Value) else constant(other)
+        out = _new(Value)
         out.data = self.data * other.data
         out.grad = 0
         out._children = (self, other)
@@ -146,14 +160,16 @@ class Value:
 _new = object.__new__
 
 
-class Add(Value):
-    __slots__ = ()
-    op = "+"
-
-
-class Mul(Value):
-    __slots__ = ()
-    op = "*"
+def constant(data):
+    """A constant leaf, as Value(data) makes it, without the cost of calling the class."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0
+    out._children = ()
+    out._local_grads = ()
+    if new_value_hook is not None:
+        new_value_hook(out)
+    return out
 
 
 class Log(Value):
@@ -177,17 +193,34 @@ class Param(Value):
     op = "param"
 
 
-_op_classes = {cls.op: cls for cls in (Value, Add, Mul, Log, Exp, ReLU, Param)}
+_op_classes = {cls.op: cls for cls in (Log, Exp, ReLU, Param)}
 _pow_classes = {}  # exponent -> the class of `x ** exponent`, labelled '**k', made on first use
 
 
+def _local_grads_for(op, children, local_grads):
+    """The local gradients to store for a Value made by Value(...) with `op`: a `+` holds ADD_LOCAL_GRADS."""
+    if op == "+":
+        if len(children) != 2 or tuple(local_grads) != (1, 1):
+            raise ValueError("a '+' node has two children and local gradients (1, 1)")
+        return ADD_LOCAL_GRADS
+    if op == "const" and children:
+        raise ValueError("a Value with children needs the op that made it")
+    if op == "*":
+        if len(children) != 2:
+            raise ValueError("a '*' node has two children")
+        if local_grads is ADD_LOCAL_GRADS:
+            return tuple(list(local_grads))  # an equal tuple that is not the one marking `+`
+    return local_grads
+
+
 def _pow_class(exponent):
-    cls = _pow_classes[exponent] = _op_classes[f"**{exponent}"] = type("Pow", (Value,), {"__slots__": (), "op": f"**{exponent}"})
+    label = f"**{exponent}"
+    cls = _pow_classes[exponent] = _op_classes[label] = type("Pow", (Value,), {"__slots__": (), "op": label})
     return cls
 
 
 def op_class(op):
-    """The Value subclass whose instances are `op` nodes."""
+    """The Value subclass whose instances are `op` nodes (not for '+', '*' and 'const': those are plain Values)."""
     cls = _op_classes.get(op)
     if cls is not None:
         return cls

@@ -7,7 +7,7 @@ The formulas are the spec's, operation for operation where it matters for roundi
 rmsnorm with 1e-5, softmax shifted by its max, `a / b` as `a * b**-1`, relu or relu**2,
 Adam with bias correction and the cosine or linear schedule. Sums run in a different order
 than microgpt's left-to-right Python sums, so results agree to rounding (~1e-12), not bit
-for bit; tests/test_fast.py holds them to 1e-6 against the scalar engine.
+for bit; tests/core/engine/test_fast.py holds them to 1e-6 against the scalar engine.
 
 The fast engine shares its state with a core.engine.train.Trainer both ways: `from_trainer`
 copies the parameters, Adam moments, step and losses out of it, `write_back` puts them

@@ -97,7 +97,7 @@ def _build_graph(node_attrs, children, local_grads):
     """A MultiDiGraph with an edge input -> consumer per argument slot (the key), with its local_grad.
 
     networkx's adjacency dicts are filled directly: add_edges_from costs three times as much
-    for the same graph (tests/test_script.py checks the two agree).
+    for the same graph (tests/core/script/test_script.py checks the two agree).
     """
     graph = nx.MultiDiGraph()
     graph._node.update(node_attrs)

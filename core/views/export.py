@@ -15,7 +15,7 @@ import math
 
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
-from core.views.layout import GraphvizNotFound, nesting, quote, run_dot  # noqa: F401 (GraphvizNotFound re-exported)
+from core.views.layout import nesting, quote, run_dot
 
 FORMATS = ("dot", "svg", "pdf", "png")
 MAX_NODES = 2000

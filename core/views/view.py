@@ -19,8 +19,8 @@ API used by the app and the exporter (kept stable):
     view.render() -> Rendered(nodes=[VisibleNode], edges=[VisibleEdge], clusters=[Cluster], shape_key, focus,
                               visible_id(scalar) -> visible node id, node(visible id) -> VisibleNode)
     view.parent_group(visible id) -> id of the open group around it (collapse it to fold it away)
-    search(trace, query) and the navigation helpers inputs_of, consumers_of, path_between,
-    neighbourhood are re-exported here from core/views/search.py and core/views/navigate.py.
+    (search(trace, query) lives in core/views/search.py; inputs_of, consumers_of, path_between and
+    neighbourhood in core/views/navigate.py.)
 
 Ids of visible nodes: a scope path for a scope group (`pos2/layer0/attn`), `scope#op@depth`
 for a vector, `s<node>` for a folded sum (named after the node holding the total), `n<node>`
@@ -31,9 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.views.navigate import consumers_of, inputs_of, neighbourhood, path_between  # noqa: F401 (re-export)
-from core.views.rendered import Cluster, Rendered, VisibleEdge, VisibleNode, render_view  # noqa: F401 (re-export)
-from core.views.search import search  # noqa: F401 (re-export)
+from core.views.rendered import render_view
 from core.trace.index import SCOPE, SUM, index_of
 
 LEVELS = ("module", "vector", "scalar")

@@ -64,6 +64,13 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(trainer, self)
         self.graphviz = JobRunner("microgpt-viz graphviz", self)
         self._layout_generation = 0
+        # A child timer, not QTimer.singleShot with a lambda: it dies with the window instead of
+        # keeping a closed window alive until it fires.
+        self._layout_notice = QTimer(self)
+        self._layout_notice.setSingleShot(True)
+        self._layout_notice.setInterval(NOTICE_DELAY_MS)
+        self._layout_notice.timeout.connect(self._notice_if_waiting)
+        self._layout_notice_count = 0
         self._hint = {}  # how the next graph refresh should move the camera: anchor / fit
         self._shown_key = None  # (shape_key, rankdir) the graph view is drawn for
         self._graphviz_missing_told = False
@@ -452,16 +459,17 @@ class MainWindow(QMainWindow):
             self.graph.set_notice(f"{count} boxes are too many to lay out: focus a scope (breadcrumb) or choose a coarser level")
             self.graphShown.emit()
             return
-        QTimer.singleShot(NOTICE_DELAY_MS, lambda: self._notice_if_waiting(generation, count))
+        self._layout_notice_count = count
+        self._layout_notice.start()
         self.graphviz.submit(
             lambda: layout_view(rendered, RANKDIR),
             lambda layout: self._layout_ready(generation, key, layout, anchor, fit, centre),
             self._layout_failed,
         )
 
-    def _notice_if_waiting(self, generation, count):
-        if generation == self._layout_generation and self.graphviz.busy:
-            self.graph.set_notice(f"Graphviz is laying out {count} boxes…")
+    def _notice_if_waiting(self):
+        if self.graphviz.busy:
+            self.graph.set_notice(f"Graphviz is laying out {self._layout_notice_count} boxes…")
 
     def _layout_ready(self, generation, key, layout, anchor, fit, centre):
         if generation != self._layout_generation:

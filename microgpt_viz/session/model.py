@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.views.view import View, consumers_of, inputs_of
+from core.views.navigate import consumers_of, inputs_of
+from core.views.view import View
 from microgpt_viz.session import trace_memory
 from microgpt_viz.session.history import History, Location
 

@@ -14,7 +14,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from core.views.view import consumers_of, inputs_of
+from core.views.navigate import consumers_of, inputs_of
 from microgpt_viz.session.labels import OP_NAMES, node_text, number, op_text, parameter_text, source_text
 
 NODE_ROLE = Qt.ItemDataRole.UserRole

@@ -2,7 +2,7 @@
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from core.views.view import search
+from core.views.search import search
 from microgpt_viz.session.labels import node_text, number
 
 SHOWN = 500  # results listed; the count says how many matched in all

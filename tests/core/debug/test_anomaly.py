@@ -8,14 +8,11 @@ from core.debug.anomaly import AnomalySettings, check, module_scope
 from core.engine.config import preset
 from core.debug.reevaluate import attention_logit_nodes, what_if
 from core.engine.train import Trainer
-from tests.test_cli import run_cli
-
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 
 
 @pytest.fixture(scope="module")
-def trainer():
-    trainer = Trainer(SMALL_DOCS, preset("latest"))
+def trainer(small_docs):
+    trainer = Trainer(small_docs, preset("latest"))
     for _ in range(4):
         trainer.step()
     return trainer
@@ -77,15 +74,18 @@ def test_single_key_attention_rows_are_not_called_saturated(report, trace):
     assert not any(f.nodes[0] in first_rows for f in report.of_kind("saturated_softmax"))
 
 
-def test_a_planted_dead_unit_is_found(trace, report):
+def test_a_planted_dead_unit_is_found(trainer, trace, report):
     alive = {int(f.value) for f in report.of_kind("dead_unit")}
     unit = next(u for u in range(64) if u not in alive)
-    trainer = Trainer(SMALL_DOCS, preset("latest"))
-    for _ in range(4):
-        trainer.step()
-    for w in trainer.model.state_dict["layer0.mlp_fc1"][unit]:
+    row = trainer.model.state_dict["layer0.mlp_fc1"][unit]
+    saved = [w.data for w in row]
+    for w in row:
         w.data = 0.0  # the unit's input is exactly 0 at every position: relu passes no gradient
-    planted = trainer.record("olivia")
+    try:
+        planted = trainer.record("olivia")
+    finally:  # the module's trainer, as the other tests know it
+        for w, data in zip(row, saved):
+            w.data = data
     found = [f for f in check(planted).of_kind("dead_unit") if f.value == unit]
     assert len(found) == 1
     nodes = found[0].nodes
@@ -108,9 +108,9 @@ def test_dead_relu_counts_per_layer(trace, report):
     assert finding.value == len(dead) / len(relus)
 
 
-def test_vanishing_gradients_of_the_zero_initialised_block_are_reported():
+def test_vanishing_gradients_of_the_zero_initialised_block_are_reported(small_docs):
     # original preset, step 0: attn_wo and mlp_fc2 are zero, so nothing flows into q, k, v or fc1
-    trace = Trainer(SMALL_DOCS, preset("original")).record("olivia")
+    trace = Trainer(small_docs, preset("original")).record("olivia")
     report = check(trace)
     vanishing = {f.scope for f in report.of_kind("vanishing_grad")}
     assert {"params/layer0.attn_wq", "params/layer0.attn_wk", "params/layer0.attn_wv", "params/layer0.mlp_fc1"} <= vanishing
@@ -157,17 +157,15 @@ def test_module_scope():
     assert module_scope("pos12/loss") == "loss"
 
 
-def test_cli_check(tmp_path):
-    data = tmp_path / "names.txt"
-    data.write_text("\n".join(SMALL_DOCS) + "\n")
-    result = run_cli("check", "--data", data, "--doc", "olivia", "--preset", "original")
+def test_cli_check(cli, small_data):
+    result = cli("check", "--data", small_data, "--doc", "olivia", "--preset", "original")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("anomaly report, step 0 on 'olivia' (original): 0 errors, ")
     for section in ("problems:", "dead relus:", "gradient scale per matrix", "largest |grad| per scope", "tokens with the highest loss:"):
         assert section in out
     assert "vanishing gradient in layer0.attn_wq" in out
-    as_json = run_cli("check", "--data", data, "--doc", "olivia", "--json", "--top-tokens", "2")
+    as_json = cli("check", "--data", small_data, "--doc", "olivia", "--json", "--top-tokens", "2")
     assert as_json.returncode == 0, as_json.stderr
     findings = json.loads(as_json.stdout)["findings"]
     assert sum(f["kind"] == "high_loss_token" for f in findings) == 2

@@ -9,14 +9,11 @@ from core.engine.config import preset
 from core.debug.diff import ShapeMismatch, _differs, check_same_shape, diff
 from core.debug.reevaluate import what_if
 from core.engine.train import Trainer
-from tests.test_cli import assert_one_line_error, run_cli
-
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 
 
 @pytest.fixture(scope="module")
-def traces():
-    trainer = Trainer(SMALL_DOCS, preset("original"))
+def traces(small_docs):
+    trainer = Trainer(small_docs, preset("original"))
     before = trainer.record("olivia")
     for _ in range(3):
         trainer.step()
@@ -74,12 +71,12 @@ def test_the_tolerance_decides_what_counts_as_a_change(traces):
     assert not strict.identical and strict.first_data_divergence.node == node
 
 
-def test_different_shapes_are_refused(traces):
+def test_different_shapes_are_refused(traces, small_docs):
     a, _ = traces
-    trainer = Trainer(SMALL_DOCS, preset("original"))
+    trainer = Trainer(small_docs, preset("original"))
     with pytest.raises(ShapeMismatch, match="different graphs.*record the same doc"):
         diff(a, trainer.record("emma"))
-    relu = Trainer(SMALL_DOCS, preset("original").with_changes(activation="relu"))
+    relu = Trainer(small_docs, preset("original").with_changes(activation="relu"))
     with pytest.raises(ShapeMismatch, match="models differ"):
         diff(a, relu.record("olivia"))
     # same counts, but one op swapped: the message names the node where the graphs part
@@ -99,15 +96,8 @@ def test_nan_and_inf_comparisons():
 # --- the command line -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_data(tmp_path):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(SMALL_DOCS) + "\n")
-    return path
-
-
-def test_cli_diff_of_two_steps(small_data):
-    result = run_cli("diff", "--data", small_data, "--steps", "10", "--a", "step=0", "--b", "step=3", "--top", "4")
+def test_cli_diff_of_two_steps(cli, small_data):
+    result = cli("diff", "--data", small_data, "--steps", "10", "--a", "step=0", "--b", "step=3", "--top", "4")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "A: original, seed 42, lr 0.01, after 0 of 10 steps"
@@ -118,22 +108,22 @@ def test_cli_diff_of_two_steps(small_data):
     assert lines[-6].startswith("scopes that changed most") and lines[-5].split()[:2] == ["scope", "nodes"]
 
 
-def test_cli_diff_specs_and_json(small_data):
-    result = run_cli("diff", "--data", small_data, "--doc", "mia", "--b", "seed=7,lr=0.02", "--json")
+def test_cli_diff_specs_and_json(cli, small_data):
+    result = cli("diff", "--data", small_data, "--doc", "mia", "--b", "seed=7,lr=0.02", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["doc"] == "mia" and "seed 7, lr 0.02" in summary["b"]
     assert summary["data_changed"] > 0 and isinstance(summary["first_data_divergence"], int)
-    same = run_cli("diff", "--data", small_data, "--b", "step=0")
+    same = cli("diff", "--data", small_data, "--b", "step=0")
     assert same.returncode == 0 and "identical" in same.stdout
 
 
-def test_cli_diff_errors(small_data):
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--b", "preset=latest"), "different graphs")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--b", "colour=red"), "unknown key 'colour'")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--b", "step"), "expected key=value")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--b", "lr=-1"), "lr must be > 0")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--b", "preset=newest"), "unknown preset")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--b", "step=2,step=3"), "given twice")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--steps", "4", "--b", "step=4"), "beyond the plan")
-    assert_one_line_error(run_cli("diff", "--data", small_data, "--doc", "zoë"), "outside the vocabulary")
+def test_cli_diff_errors(cli, small_data):
+    cli("diff", "--data", small_data, "--b", "preset=latest").assert_one_line_error("different graphs")
+    cli("diff", "--data", small_data, "--b", "colour=red").assert_one_line_error("unknown key 'colour'")
+    cli("diff", "--data", small_data, "--b", "step").assert_one_line_error("expected key=value")
+    cli("diff", "--data", small_data, "--b", "lr=-1").assert_one_line_error("lr must be > 0")
+    cli("diff", "--data", small_data, "--b", "preset=newest").assert_one_line_error("unknown preset")
+    cli("diff", "--data", small_data, "--b", "step=2,step=3").assert_one_line_error("given twice")
+    cli("diff", "--data", small_data, "--steps", "4", "--b", "step=4").assert_one_line_error("beyond the plan")
+    cli("diff", "--data", small_data, "--doc", "zoë").assert_one_line_error("outside the vocabulary")

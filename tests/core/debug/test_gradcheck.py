@@ -8,16 +8,19 @@ from core.debug.gradcheck import GradChecker, gradcheck, param_node, sample_para
 from core.debug.reevaluate import attention_logit_nodes
 from core.engine.train import Trainer
 from microgpt_viz.cli.main import main
-from tests.test_cli import assert_one_line_error, run_cli
-
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 
 
-def trained_trace(name, steps=3):
-    trainer = Trainer(SMALL_DOCS, preset(name))
+def trained_trace(docs, name, steps=3):
+    trainer = Trainer(docs, preset(name))
     for _ in range(steps):  # past step 0 no matrix is zero, so every path carries gradient
         trainer.step()
     return trainer.record("olivia")
+
+
+@pytest.fixture(scope="module")
+def first_step(small_docs):
+    """The latest preset's step 0 on 'olivia', for the tests that only read it."""
+    return trained_trace(small_docs, "latest", steps=0)
 
 
 def intermediate_nodes(trace):
@@ -30,8 +33,8 @@ def intermediate_nodes(trace):
 
 
 @pytest.mark.parametrize("name", ["original", "latest"])
-def test_recorded_gradients_pass_on_both_presets(name):
-    trace = trained_trace(name)
+def test_recorded_gradients_pass_on_both_presets(small_docs, name):
+    trace = trained_trace(small_docs, name)
     report = gradcheck(trace, nodes=intermediate_nodes(trace), params=60)
     assert len(report.rows) == 67
     assert report.passed, [(r.label, r.rel_error) for r in report.failures]
@@ -42,8 +45,8 @@ def test_recorded_gradients_pass_on_both_presets(name):
     assert max(r.rel_error for r in judged) < 1e-4
 
 
-def test_the_sample_covers_every_matrix_and_is_reproducible():
-    trace = trained_trace("original", steps=0)
+def test_the_sample_covers_every_matrix_and_is_reproducible(small_docs):
+    trace = trained_trace(small_docs, "original", steps=0)
     picked = sample_params(trace, 18, seed=3)
     assert len(set(picked)) == 18
     matrices = {trace.graph.nodes[n]["param"] for n in picked}
@@ -52,8 +55,8 @@ def test_the_sample_covers_every_matrix_and_is_reproducible():
     assert picked != sample_params(trace, 18, seed=4)
 
 
-def test_param_node_finds_an_entry_and_refuses_unused_ones():
-    trace = trained_trace("latest", steps=0)
+def test_param_node_finds_an_entry_and_refuses_unused_ones(first_step):
+    trace = first_step
     node = param_node(trace, "layer0.attn_wq", 3, 5)
     attrs = trace.graph.nodes[node]
     assert (attrs["param"], attrs["row"], attrs["col"]) == ("layer0.attn_wq", 3, 5)
@@ -78,25 +81,25 @@ def _broken_pow(self, other):
 
 
 @pytest.mark.parametrize("method, broken", [("exp", _broken_exp), ("__mul__", _broken_mul), ("__pow__", _broken_pow)])
-def test_a_broken_local_gradient_rule_is_caught(monkeypatch, method, broken):
+def test_a_broken_local_gradient_rule_is_caught(monkeypatch, small_docs, method, broken):
     monkeypatch.setattr(autograd.Value, method, broken)
-    trace = trained_trace("latest", steps=0)
+    trace = trained_trace(small_docs, "latest", steps=0)  # recorded with the broken rule
     report = gradcheck(trace, params=12)
     assert not report.passed
     assert len(report.failures) >= 6
     assert report.worst.rel_error > 1e-2
 
 
-def test_a_nan_gradient_fails():
-    trace = trained_trace("latest", steps=0)
+def test_a_nan_gradient_fails(first_step):
+    trace = first_step
     checker = GradChecker(trace)
     row = checker.check_node(trace.param_nodes["lm_head"][0])
     bad = row.__class__(**{**row.__dict__, "rel_error": math.nan})
     assert checker.check([]).failed(bad)
 
 
-def test_checker_refuses_bad_settings():
-    trace = trained_trace("latest", steps=0)
+def test_checker_refuses_bad_settings(first_step):
+    trace = first_step
     with pytest.raises(ValueError, match="step"):
         GradChecker(trace, step=0)
     with pytest.raises(ValueError, match="not in this trace"):
@@ -106,15 +109,8 @@ def test_checker_refuses_bad_settings():
 # --- the command line -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_data(tmp_path):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(SMALL_DOCS) + "\n")
-    return path
-
-
-def test_cli_prints_a_table_and_passes(small_data):
-    result = run_cli("gradcheck", "--data", small_data, "--params", "6", "--param", "layer0.attn_wq[3][5]", "--at-step", "2", "--steps", "5")
+def test_cli_prints_a_table_and_passes(cli, small_data):
+    result = cli("gradcheck", "--data", small_data, "--params", "6", "--param", "layer0.attn_wq[3][5]", "--at-step", "2", "--steps", "5")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("gradcheck of step 2 on ")
@@ -125,8 +121,8 @@ def test_cli_prints_a_table_and_passes(small_data):
 
 
 @pytest.mark.parametrize("name", ["original", "latest"])
-def test_cli_passes_on_names_txt(names_path, name):
-    result = run_cli("gradcheck", "--data", names_path, "--preset", name, "--params", "12")
+def test_cli_passes_on_names_txt(cli, names_path, name):
+    result = cli("gradcheck", "--data", names_path, "--preset", name, "--params", "12")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "on 'yuheng'" in result.stdout and result.stdout.splitlines()[-1].startswith("ok: ")
 
@@ -145,10 +141,10 @@ def test_cli_tolerance_is_applied(small_data, capsys):
     assert status == 1 and "exceed the tolerance 1e-14" in capsys.readouterr().out
 
 
-def test_cli_bad_inputs(small_data):
-    assert_one_line_error(run_cli("gradcheck", "--data", small_data, "--param", "wq[1]"), "MATRIX[row][col]")
-    assert_one_line_error(run_cli("gradcheck", "--data", small_data, "--node", "99999999"), "not in this step")
-    assert_one_line_error(run_cli("gradcheck", "--data", small_data, "--doc", "mia", "--param", "wpe[7][0]"), "not used by this step")
-    assert_one_line_error(run_cli("gradcheck", "--data", small_data, "--params", "0"), "nothing to check")
-    assert_one_line_error(run_cli("gradcheck", "--data", small_data, "--tolerance", "-1"), "must be > 0")
-    assert_one_line_error(run_cli("gradcheck", "--data", small_data, "--steps", "3", "--at-step", "3"), "beyond the plan")
+def test_cli_bad_inputs(cli, small_data):
+    cli("gradcheck", "--data", small_data, "--param", "wq[1]").assert_one_line_error("MATRIX[row][col]")
+    cli("gradcheck", "--data", small_data, "--node", "99999999").assert_one_line_error("not in this step")
+    cli("gradcheck", "--data", small_data, "--doc", "mia", "--param", "wpe[7][0]").assert_one_line_error("not used by this step")
+    cli("gradcheck", "--data", small_data, "--params", "0").assert_one_line_error("nothing to check")
+    cli("gradcheck", "--data", small_data, "--tolerance", "-1").assert_one_line_error("must be > 0")
+    cli("gradcheck", "--data", small_data, "--steps", "3", "--at-step", "3").assert_one_line_error("beyond the plan")

@@ -9,12 +9,10 @@ from core.debug.reevaluate import Reevaluator, attention_logit_nodes, what_if
 from core.engine.model import step_loss
 from core.engine.train import Trainer
 
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
-
 
 @pytest.fixture(scope="module", params=["original", "latest"])
-def trainer(request):
-    trainer = Trainer(SMALL_DOCS, preset(request.param))
+def trainer(request, small_docs):
+    trainer = Trainer(small_docs, preset(request.param))
     # a few updates so no matrix is all zeros and every gradient path is live
     for _ in range(3):
         trainer.step()

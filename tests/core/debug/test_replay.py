@@ -6,12 +6,10 @@ from core.engine.config import preset
 from core.debug.replay import BackwardReplay, grads_at, replay_of
 from core.engine.train import Trainer
 
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
-
 
 @pytest.fixture(scope="module", params=["original", "latest"])
-def trace(request):
-    trainer = Trainer(SMALL_DOCS, preset(request.param))
+def trace(request, small_docs):
+    trainer = Trainer(small_docs, preset(request.param))
     trainer.step()
     return trainer.record("ava")
 

@@ -8,16 +8,19 @@ from core.engine import checkpoint
 from core.engine.checkpoint import CheckpointError
 from core.engine.config import preset
 from core.engine.train import Trainer
-from tests.test_cli import assert_one_line_error, run_cli
-
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
 
 
-def trained(name, steps, planned=30):
-    trainer = Trainer(SMALL_DOCS, preset(name, num_steps=planned))
-    for _ in range(steps):
-        trainer.step()
-    return trainer
+@pytest.fixture
+def trained(small_docs):
+    """trained(preset name, steps) -> a Trainer on the nine names, planned for 30 steps, after `steps` of them."""
+
+    def train(name, steps, planned=30):
+        trainer = Trainer(small_docs, preset(name, num_steps=planned))
+        for _ in range(steps):
+            trainer.step()
+        return trainer
+
+    return train
 
 
 def state_of(trainer):
@@ -28,7 +31,7 @@ def state_of(trainer):
 
 
 @pytest.mark.parametrize("name", ["original", "latest"])
-def test_resuming_continues_bit_for_bit(tmp_path, name):
+def test_resuming_continues_bit_for_bit(tmp_path, trained, name):
     path = tmp_path / "state.json"
     checkpoint.save(trained(name, 5), path, "small")
     resumed = checkpoint.resume(path)
@@ -41,7 +44,7 @@ def test_resuming_continues_bit_for_bit(tmp_path, name):
     assert resumed.sample(3) == straight.sample(3)
 
 
-def test_the_file_is_inspectable_json(tmp_path):
+def test_the_file_is_inspectable_json(tmp_path, trained, small_docs):
     path = tmp_path / "state.json"
     trainer = trained("latest", 3)
     checkpoint.save(trainer, path, "/data/names.txt")
@@ -52,11 +55,11 @@ def test_the_file_is_inspectable_json(tmp_path):
     assert body["config"]["activation"] == "relu" and body["config"]["num_steps"] == 30
     assert body["parameters"]["wte"][2][5] == trainer.model.state_dict["wte"][2][5].data
     assert list(body["parameters"]) == list(trainer.model.state_dict)
-    assert body["docs"]["lines"] == SMALL_DOCS and body["docs"]["source"] == "/data/names.txt"
+    assert body["docs"]["lines"] == small_docs and body["docs"]["source"] == "/data/names.txt"
     assert len(body["rng_state"]["words"]) == 625
 
 
-def test_restoring_builds_a_new_trainer_and_keeps_sampling_settings_apart(tmp_path):
+def test_restoring_builds_a_new_trainer_and_keeps_sampling_settings_apart(tmp_path, trained):
     path = tmp_path / "state.json"
     original = trained("original", 4)
     checkpoint.save(original, path)
@@ -77,7 +80,7 @@ def rewrite(path, change):
 
 
 @pytest.fixture
-def saved(tmp_path):
+def saved(tmp_path, trained):
     path = tmp_path / "state.json"
     checkpoint.save(trained("original", 2), path)
     return path
@@ -144,7 +147,7 @@ def test_matrices_that_do_not_fit_the_model_are_refused_on_restore(saved):
         checkpoint.restore(state)
 
 
-def test_a_state_with_nan_is_not_saved(tmp_path):
+def test_a_state_with_nan_is_not_saved(tmp_path, trained):
     trainer = trained("original", 1)
     trainer.adam_v[7] = math.nan
     path = tmp_path / "state.json"
@@ -156,25 +159,18 @@ def test_a_state_with_nan_is_not_saved(tmp_path):
 # --- train --until / --save / --resume ----------------------------------------------------------
 
 
-@pytest.fixture
-def small_data(tmp_path):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(SMALL_DOCS) + "\n")
-    return path
-
-
 def lines(result, prefix):
     return [l for l in result.stdout.splitlines() if l.startswith(prefix)]
 
 
-def test_resumed_training_prints_what_an_uninterrupted_run_prints(tmp_path, small_data):
+def test_resumed_training_prints_what_an_uninterrupted_run_prints(cli, tmp_path, small_data):
     state = tmp_path / "run.json"
-    first = run_cli("train", "--data", small_data, "--steps", "30", "--until", "10", "--save", state, "--samples", "4")
+    first = cli("train", "--data", small_data, "--steps", "30", "--until", "10", "--save", state, "--samples", "4")
     assert first.returncode == 0, first.stderr
     assert [l[:16] for l in lines(first, "step")] == [f"step {s:4d} /   30" for s in range(1, 11)]
-    resumed = run_cli("train", "--resume", state, "--until", "20", "--samples", "4")
+    resumed = cli("train", "--resume", state, "--until", "20", "--samples", "4")
     assert resumed.returncode == 0, resumed.stderr
-    straight = run_cli("train", "--data", small_data, "--steps", "30", "--until", "20", "--samples", "4")
+    straight = cli("train", "--data", small_data, "--steps", "30", "--until", "20", "--samples", "4")
     assert lines(resumed, "step") == lines(straight, "step")[10:20]
     assert len(lines(resumed, "step")) == 10 and lines(resumed, "step")[0].startswith("step   11 /   30 | loss ")
     assert lines(resumed, "sample") == lines(straight, "sample") and len(lines(resumed, "sample")) == 4
@@ -182,53 +178,53 @@ def test_resumed_training_prints_what_an_uninterrupted_run_prints(tmp_path, smal
     assert "resumed from" in resumed.stderr
 
 
-def test_resume_on_names_txt(tmp_path, names_path):
+def test_resume_on_names_txt(cli, tmp_path, names_path):
     state = tmp_path / "names.json"
-    first = run_cli("train", "--data", names_path, "--until", "2", "--save", state, "--samples", "2")
+    first = cli("train", "--data", names_path, "--until", "2", "--save", state, "--samples", "2")
     assert first.returncode == 0, first.stderr
     assert lines(first, "step")[0] == "step    1 /  500 | loss 3.3630"  # the reference figures
-    resumed = run_cli("train", "--resume", state, "--until", "4", "--samples", "2")
-    straight = run_cli("train", "--data", names_path, "--until", "4", "--samples", "2")
+    resumed = cli("train", "--resume", state, "--until", "4", "--samples", "2")
+    straight = cli("train", "--data", names_path, "--until", "4", "--samples", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert lines(resumed, "step") == lines(straight, "step")[2:4]
     assert lines(resumed, "sample") == lines(straight, "sample")
     assert resumed.stdout.splitlines()[0] == "num docs: 32033"
 
 
-def test_a_truncated_checkpoint_is_refused_cleanly(tmp_path, small_data):
+def test_a_truncated_checkpoint_is_refused_cleanly(cli, tmp_path, small_data):
     state = tmp_path / "run.json"
-    assert run_cli("train", "--data", small_data, "--steps", "5", "--until", "2", "--save", state, "--samples", "0").returncode == 0
+    assert cli("train", "--data", small_data, "--steps", "5", "--until", "2", "--save", state, "--samples", "0").returncode == 0
     truncated = tmp_path / "cut.json"
     truncated.write_bytes(state.read_bytes()[: state.stat().st_size // 3])
     before = truncated.read_bytes()
-    result = run_cli("train", "--resume", truncated, "--save", truncated)
-    assert_one_line_error(result, "truncated or not JSON")
+    result = cli("train", "--resume", truncated, "--save", truncated)
+    result.assert_one_line_error("truncated or not JSON")
     assert result.stdout == ""
     assert truncated.read_bytes() == before  # nothing was changed, not even by --save
 
 
-def test_train_option_errors(tmp_path, small_data):
+def test_train_option_errors(cli, tmp_path, small_data):
     state = tmp_path / "run.json"
-    assert run_cli("train", "--data", small_data, "--steps", "6", "--until", "3", "--save", state, "--samples", "0").returncode == 0
-    assert_one_line_error(run_cli("train", "--data", small_data, "--steps", "6", "--until", "7"), "beyond the plan of 6 steps")
-    assert_one_line_error(run_cli("train", "--data", small_data, "--until", "0"), "must be > 0")
-    assert_one_line_error(run_cli("train", "--resume", state, "--until", "2"), "before the checkpoint's step 3")
-    assert_one_line_error(run_cli("train", "--resume", state, "--steps", "9"), "--steps 9 disagrees with the checkpoint")
-    assert_one_line_error(run_cli("train", "--resume", state, "--seed", "1"), "--seed 1 disagrees")
-    assert_one_line_error(run_cli("train", "--resume", state, "--preset", "latest"), "--preset latest disagrees")
+    assert cli("train", "--data", small_data, "--steps", "6", "--until", "3", "--save", state, "--samples", "0").returncode == 0
+    cli("train", "--data", small_data, "--steps", "6", "--until", "7").assert_one_line_error("beyond the plan of 6 steps")
+    cli("train", "--data", small_data, "--until", "0").assert_one_line_error("must be > 0")
+    cli("train", "--resume", state, "--until", "2").assert_one_line_error("before the checkpoint's step 3")
+    cli("train", "--resume", state, "--steps", "9").assert_one_line_error("--steps 9 disagrees with the checkpoint")
+    cli("train", "--resume", state, "--seed", "1").assert_one_line_error("--seed 1 disagrees")
+    cli("train", "--resume", state, "--preset", "latest").assert_one_line_error("--preset latest disagrees")
     other = tmp_path / "other.txt"
     other.write_text("bob\nalice\n")
-    assert_one_line_error(run_cli("train", "--resume", state, "--data", other), "not the data the checkpoint was trained on")
-    assert_one_line_error(run_cli("train", "--resume", tmp_path / "nope.json"), "checkpoint not found")
-    result = run_cli("train", "--data", small_data, "--steps", "3", "--save", tmp_path / "no" / "dir" / "s.json")
-    assert_one_line_error(result, "does not exist")
+    cli("train", "--resume", state, "--data", other).assert_one_line_error("not the data the checkpoint was trained on")
+    cli("train", "--resume", tmp_path / "nope.json").assert_one_line_error("checkpoint not found")
+    result = cli("train", "--data", small_data, "--steps", "3", "--save", tmp_path / "no" / "dir" / "s.json")
+    result.assert_one_line_error("does not exist")
     assert result.stdout == ""  # refused before any training
 
 
-def test_resuming_with_matching_options_and_finishing_the_plan(tmp_path, small_data):
+def test_resuming_with_matching_options_and_finishing_the_plan(cli, tmp_path, small_data):
     state = tmp_path / "run.json"
-    assert run_cli("train", "--data", small_data, "--steps", "6", "--until", "3", "--save", state, "--samples", "0").returncode == 0
-    result = run_cli("train", "--resume", state, "--data", small_data, "--steps", "6", "--save", state, "--samples", "0")
+    assert cli("train", "--data", small_data, "--steps", "6", "--until", "3", "--save", state, "--samples", "0").returncode == 0
+    result = cli("train", "--resume", state, "--data", small_data, "--steps", "6", "--save", state, "--samples", "0")
     assert result.returncode == 0, result.stderr
     assert [l[:16] for l in lines(result, "step")] == ["step    4 /    6", "step    5 /    6", "step    6 /    6"]
     assert checkpoint.load(state).step == 6

@@ -1,8 +1,6 @@
 """Full training runs on names.txt reproduce microgpt's printed output to every digit."""
 import pytest
 
-from tests.test_cli import run_cli
-
 REFERENCE = {
     "original": (500, ["3.3630", "3.2917", "3.2618"], "2.0859", ["kalia", "ameli", "aayme"]),
     "latest": (1000, ["3.3660", "3.4243", "3.1778"], "2.6497", ["kamon", "ann", "karai"]),
@@ -11,9 +9,9 @@ REFERENCE = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["original", "latest"])
-def test_full_training_run_matches_the_reference(names_path, name):
+def test_full_training_run_matches_the_reference(cli, names_path, name):
     steps, first, last, samples = REFERENCE[name]
-    result = run_cli("train", "--data", names_path, "--preset", name, timeout=1800)
+    result = cli("train", "--data", names_path, "--preset", name)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:3] == ["num docs: 32033", "vocab size: 27", f"num params: {4064 if name == 'original' else 4192}"]

@@ -1,4 +1,4 @@
-"""Recording the first step of a user's own, unmodified script (core/script*.py).
+"""Recording the first step of a user's own, unmodified script (core/script/).
 
 The fixtures in tests/fixtures/ are users' scripts in the three Value styles in circulation:
 (a) micrograd (`_prev` set, `_op`, `_backward` closures), (b) `_children` / `_local_grads`
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -24,22 +23,6 @@ from core.script.run import ScriptError, record_script, run_script
 from core.script.child_graph import infer_op
 from core.script.to_trace import find_position_losses, trace_from_capture
 from core.engine.train import Trainer
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-TUPLES, SLOTS, MICROGRAD, MLP = (FIXTURES / f for f in ("microgpt_tuples.py", "microgpt_slots.py", "micrograd_style.py", "micrograd_mlp.py"))
-SMALL_DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn"]
-
-
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "names.txt"
-    path.write_text("\n".join(SMALL_DOCS) + "\n")
-    return path
-
-
-def built_in(preset_name, data_path):
-    return Trainer(load_docs(data_path), preset(preset_name)).record()
 
 
 def assert_same_step(mine, ref, exact_grads=True):
@@ -66,50 +49,47 @@ def assert_same_step(mine, ref, exact_grads=True):
 
 
 # --------------------------------------------------------------------------- the three styles
+# (the scripts' steps are recorded once for this folder: see conftest.py)
 
 
 @pytest.fixture(scope="module")
-def tuples_trace(small_data, tmp_path_factory):
-    # no argument: the script reads input.txt in its working directory, as microgpt does
-    cwd = tmp_path_factory.mktemp("cwd")
-    (cwd / "input.txt").write_text(small_data.read_text())
-    return record_script(TUPLES, cwd=cwd)
+def tuples_trace(script_traces):
+    return script_traces("tuples")  # run with no argument: it reads input.txt in its working directory
 
 
-def test_style_b_tuples_equals_the_built_in_engine(tuples_trace, small_data):
-    assert_same_step(tuples_trace, built_in("latest", small_data))
+def test_style_b_tuples_equals_the_built_in_engine(tuples_trace, built_in):
+    assert_same_step(tuples_trace, built_in("latest"))
 
 
-def test_style_c_slots_equals_the_built_in_engine(small_data):
-    trace = record_script(SLOTS, ["--steps", "3", str(small_data)])
-    assert_same_step(trace, built_in("original", small_data))
+def test_style_c_slots_equals_the_built_in_engine(script_traces, built_in):
+    assert_same_step(script_traces("slots"), built_in("original"))
 
 
-def test_style_a_micrograd_equals_the_built_in_engine_but_for_summation_order(small_data):
-    trace = record_script(MICROGRAD, [str(small_data)])
-    assert_same_step(trace, built_in("original", small_data), exact_grads=False)
+def test_style_a_micrograd_equals_the_built_in_engine_but_for_summation_order(script_traces, built_in, scripts):
+    trace = script_traces("micrograd")
+    assert_same_step(trace, built_in("original"), exact_grads=False)
     # the values come from the script's own lines, never from the imported engine's methods
-    assert {a["file"] for _, a in trace.graph.nodes(data=True) if a["kind"] != "param"} == {str(MICROGRAD)}
+    assert {a["file"] for _, a in trace.graph.nodes(data=True) if a["kind"] != "param"} == {str(scripts.micrograd)}
 
 
-def test_names_txt_first_step_matches_the_reference_graph(names_path):
-    trace = record_script(TUPLES, [str(names_path), "1"])
+def test_names_txt_first_step_matches_the_reference_graph(names_path, scripts):
+    trace = record_script(scripts.tuples, [str(names_path), "1"])
     assert (trace.doc, trace.num_nodes, trace.num_edges) == ("yuheng", 59647, 107060)
-    ref = built_in("latest", names_path)
+    ref = Trainer(load_docs(names_path), preset("latest")).record()
     for name, nodes in ref.param_nodes.items():
         assert trace.param_nodes[name] == nodes
         assert np.array_equal(trace.data[list(nodes)], ref.data[list(nodes)]), name
         assert np.array_equal(trace.grad[list(nodes)], ref.grad[list(nodes)]), name
 
 
-def test_scopes_and_source_lines_come_from_the_users_code(tuples_trace):
+def test_scopes_and_source_lines_come_from_the_users_code(tuples_trace, scripts):
     graph = tuples_trace.graph
-    lines = TUPLES.read_text().splitlines()
+    lines = scripts.tuples.read_text().splitlines()
     scopes = set(tuples_trace.scope)
     assert {"pos0/gpt/linear", "pos2/gpt/rmsnorm", "pos3/gpt/softmax", "pos1/softmax", "params/wte"} <= scopes
     for node, attrs in graph.nodes(data=True):
         if attrs["kind"] != "param":
-            assert attrs["file"] == str(TUPLES)
+            assert attrs["file"] == str(scripts.tuples)
             assert 1 <= attrs["line"] <= len(lines)
     # the exp of the attention softmax points at the `.exp()` line of the user's softmax()
     exp = next(n for n, a in graph.nodes(data=True) if a["op"] == "exp" and a["scope"] == "pos1/gpt/softmax")
@@ -121,9 +101,8 @@ def test_scopes_and_source_lines_come_from_the_users_code(tuples_trace):
     assert "Value(random.gauss" in lines[graph.nodes[wte]["line"] - 1]
 
 
-def test_scopes_follow_a_differently_organised_script(small_data):
-    trace = record_script(SLOTS, [str(small_data)])
-    scopes = set(trace.scope)
+def test_scopes_follow_a_differently_organised_script(script_traces):
+    scopes = set(script_traces("slots").scope)
     assert "pos1/main/train/step_loss/forward/attention/normalize" in scopes
     assert "pos0/main/train/step_loss/forward/mlp/project" in scopes
     assert "params/layer0.attn_wq" in scopes  # model.weights['layer0.attn_wq']: the shared 'weights.' names nothing
@@ -137,8 +116,8 @@ def test_graph_filled_directly_equals_the_public_api_graph(tuples_trace):
     assert sorted(rebuilt.in_degree()) == sorted(tuples_trace.graph.in_degree())
 
 
-def test_a_micrograd_mlp_that_is_no_gpt():
-    trace = record_script(MLP)
+def test_a_micrograd_mlp_that_is_no_gpt(script_traces):
+    trace = script_traces("mlp")
     ops = Counter(trace.op)
     # 4 samples through 3 -> 4 -> 1 tanh neurons
     assert ops["tanh"] == 4 * 5 and ops["param"] == 4 * 4 + 5
@@ -219,10 +198,10 @@ def test_the_script_runs_in_its_own_folder_with_its_own_arguments(tmp_path):
                         "path0": str(tmp_path), "file": str(script)}
 
 
-def test_a_script_that_raises_shows_its_own_traceback(tmp_path):
+def test_a_script_that_raises_shows_its_own_traceback(tmp_path, scripts):
     script = write_script(tmp_path, f"""
         import sys
-        sys.path.insert(0, {str(FIXTURES)!r})
+        sys.path.insert(0, {str(scripts.folder)!r})
         from micrograd_engine import Value
 
         def forward(x):
@@ -267,9 +246,9 @@ def test_an_error_inside_the_scripts_own_backward_is_the_scripts(tmp_path):
 
 
 @pytest.mark.parametrize("body, kind, fragment", [
-    (f"""
+    ("""
         import sys
-        sys.path.insert(0, {str(FIXTURES)!r})
+        sys.path.insert(0, FIXTURES)
         from micrograd_engine import Value
         loss = (Value(2.0) * Value(3.0)).relu()
         print("computed", loss.data)
@@ -279,8 +258,8 @@ def test_an_error_inside_the_scripts_own_backward_is_the_scripts(tmp_path):
     ("import os\nos._exit(4)\n", "exited", "ended with status 4 without calling backward()"),
     ("x = input()\n", "raised", "raised EOFError"),  # the script gets no stdin of ours
 ])
-def test_scripts_that_never_call_backward(tmp_path, body, kind, fragment):
-    script = write_script(tmp_path, textwrap.dedent(body))
+def test_scripts_that_never_call_backward(tmp_path, scripts, body, kind, fragment):
+    script = write_script(tmp_path, textwrap.dedent(body).replace("FIXTURES", repr(str(scripts.folder))))
     with pytest.raises(ScriptError) as info:
         record_script(script)
     assert info.value.kind == kind
@@ -347,9 +326,9 @@ def test_a_value_class_without_readable_children(tmp_path):
     assert "neither _children and _local_grads nor _prev and _backward" in str(info.value)
 
 
-def test_capture_is_plain_data_and_tokens_can_be_inferred(small_data):
-    capture = run_script(TUPLES, [str(small_data)])
-    trace = trace_from_capture(capture, script=str(TUPLES))
+def test_capture_is_plain_data_and_tokens_can_be_inferred(tuples_capture, scripts):
+    capture = tuples_capture  # run_script's result for the tuples script (see conftest.py)
+    trace = trace_from_capture(capture, script=str(scripts.tuples))
     assert trace.num_nodes == len(capture["op"])
     assert {type(x) for x in capture["data"]} == {float}
     # a script whose tokens were local to a function that has returned: tokenized as microgpt does
@@ -360,43 +339,37 @@ def test_capture_is_plain_data_and_tokens_can_be_inferred(small_data):
 # --------------------------------------------------------------------------- the command line
 
 
-def run_cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "microgpt_viz", *map(str, args)], cwd=cwd or ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_cli_record_script(tmp_path, small_data):
+def test_cli_record_script(cli, tmp_path, small_data, scripts, built_in):
     out = tmp_path / "step.graphml"
-    result = run_cli("record", "--script", SLOTS, "--script-args", f"--steps 2 {small_data}", "--json", "-o", out)
+    result = cli("record", "--script", scripts.slots, "--script-args", f"--steps 2 {small_data}", "--json", "-o", out)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    ref = built_in("original", small_data)
+    ref = built_in("original")
     assert (summary["doc"], summary["nodes"], summary["edges"], summary["loss"]) == (ref.doc, ref.num_nodes, ref.num_edges, ref.loss)
-    assert summary["script"] == str(SLOTS)
+    assert summary["script"] == str(scripts.slots)
     graphml = out.read_text()
     assert graphml.count("<node ") == ref.num_nodes and graphml.count("<edge ") == ref.num_edges
 
 
-def test_cli_errors_from_scripts(tmp_path):
+def test_cli_errors_from_scripts(cli, tmp_path):
     script = write_script(tmp_path, "def f():\n    return 1 / 0\n\nf()\n")
-    result = run_cli("record", "--script", script)
+    result = cli("record", "--script", script)
     assert result.returncode == 2
     first, *rest = result.stderr.splitlines()
     assert first.startswith("microgpt-viz: error: user_script.py raised ZeroDivisionError")
     assert "the script's own traceback" in first
     assert "\n".join(rest) == subprocess.run([sys.executable, str(script)], capture_output=True, text=True).stderr.rstrip()
     # options of the built-in model do not mix with a script: one line
-    result = run_cli("record", "--script", script, "--data", "names.txt")
+    result = cli("record", "--script", script, "--data", "names.txt")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "--data does not apply to --script" in result.stderr
-    result = run_cli("record", "--script", tmp_path / "missing.py")
+    result = cli("record", "--script", tmp_path / "missing.py")
     assert result.returncode == 2 and result.stderr.strip() == f"microgpt-viz: error: script not found: {tmp_path / 'missing.py'}"
 
 
-def test_cli_export_script(tmp_path, small_data):
+def test_cli_export_script(cli, tmp_path, small_data, scripts):
     out = tmp_path / "cone.dot"
-    result = run_cli("export", "--script", TUPLES, "--script-args", str(small_data), "--token", "1", "-o", out)
+    result = cli("export", "--script", scripts.tuples, "--script-args", str(small_data), "--token", "1", "-o", out)
     assert result.returncode == 0, result.stderr
     dot = out.read_text()
     assert "gpt" in dot and "softmax" in dot

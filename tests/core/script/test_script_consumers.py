@@ -1,8 +1,9 @@
 """Every debugging tool on a step recorded from a user's script (no config, maybe no tokens,
 no attention tables, ops the tape cannot replay), and `check` / `gradcheck --script`.
 
-The fixtures are the scripts of tests/test_script.py, in the three Value styles, plus
-micrograd's tanh MLP (no GPT, no tokens) and a tiny script whose loss is no mean over positions.
+The fixtures are the scripts of test_script.py, in the three Value styles, plus micrograd's
+tanh MLP (no GPT, no tokens) and a tiny script whose loss is no mean over positions, each
+recorded once for this folder (conftest.py).
 """
 import json
 import textwrap
@@ -17,46 +18,18 @@ from core.views.export import to_dot
 from core.debug.gradcheck import GradChecker, NotReplayable, gradcheck
 from core.debug.replay import BackwardReplay, describe_position, trace_at
 from core.script.run import record_script
-from core.views.view import View, search
+from core.views.search import search
+from core.views.view import View
 from microgpt_viz.cli.main import main
-from tests.test_script import FIXTURES, MICROGRAD, MLP, SLOTS, SMALL_DOCS, TUPLES, built_in
 
 STYLES = ("tuples", "slots", "micrograd", "mlp", "no_positions")
 COMPARABLE = ("nonfinite_data", "nonfinite_grad", "dead_relus", "dead_unit", "layer_grad", "vanishing_grad",
               "exploding_grad", "high_loss_token")  # what does not depend on scope names or attention tables
 
 
-def no_positions_script(folder):
-    path = folder / "tiny.py"
-    path.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(FIXTURES)!r})
-        from micrograd_engine import Value
-
-        a, b = Value(2.0), Value(-3.0)
-        loss = ((a * b).relu() + a * a).log()  # a log of a sum: not the spec's mean over positions
-        loss.backward()
-    """))
-    return path
-
-
 @pytest.fixture(scope="module")
-def small_data(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "names.txt"
-    path.write_text("\n".join(SMALL_DOCS) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def traces(small_data, tmp_path_factory):
-    scripts = {
-        "tuples": (TUPLES, [str(small_data)]),
-        "slots": (SLOTS, [str(small_data)]),
-        "micrograd": (MICROGRAD, [str(small_data)]),
-        "mlp": (MLP, []),
-        "no_positions": (no_positions_script(tmp_path_factory.mktemp("tiny")), []),
-    }
-    return {style: record_script(path, args) for style, (path, args) in scripts.items()}
+def traces(script_traces):
+    return {style: script_traces(style) for style in STYLES}
 
 
 def comparable(report):
@@ -92,9 +65,9 @@ def test_no_tool_trips_over_a_script_trace(traces, style):
 
 
 @pytest.mark.parametrize("style", ["tuples", "slots", "micrograd"])
-def test_a_microgpt_scripts_report_is_the_built_in_ones(traces, small_data, style):
+def test_a_microgpt_scripts_report_is_the_built_in_ones(traces, built_in, style):
     # (b) and (c) record the built-in engine's graph node for node, (a) up to summation order
-    ref = built_in("latest" if style == "tuples" else "original", small_data)
+    ref = built_in("latest" if style == "tuples" else "original")
     mine, theirs = check(traces[style]), check(ref)
     if style == "micrograd":
         assert [r[:2] for r in comparable(mine)] == [r[:2] for r in comparable(theirs)]
@@ -143,10 +116,11 @@ def test_backward_replay_of_a_script_changes_frame_by_frame(traces):
 # --------------------------------------------------------------------------- the command line
 
 
-@pytest.mark.parametrize("style, script, extra", [
-    ("b", TUPLES, True), ("c", SLOTS, True), ("a", MICROGRAD, True), ("mlp", MLP, False),
+@pytest.mark.parametrize("style, name, extra", [
+    ("b", "tuples", True), ("c", "slots", True), ("a", "micrograd", True), ("mlp", "mlp", False),
 ])
-def test_cli_check_script_in_each_style(small_data, capsys, style, script, extra):
+def test_cli_check_script_in_each_style(small_data, scripts, capsys, style, name, extra):
+    script = getattr(scripts, name)
     args = ["check", "--script", str(script)] + (["--script-args", str(small_data)] if extra else [])
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -163,9 +137,9 @@ def test_cli_check_script_in_each_style(small_data, capsys, style, script, extra
     assert found["script"] == str(script) and found["findings"]
 
 
-def patched_tuples(folder, small_data, patch):
+def patched_tuples(folder, tuples, small_data, patch):
     """The tuples fixture with `patch` run just after its parameters are made: a user's variant."""
-    source = TUPLES.read_text()
+    source = tuples.read_text()
     anchor = "params = [p for m in state_dict.values() for row in m for p in row]\n"
     assert anchor in source
     path = folder / "variant.py"
@@ -173,8 +147,8 @@ def patched_tuples(folder, small_data, patch):
     return ["check", "--script", str(path), "--script-args", str(small_data)]
 
 
-def test_cli_check_script_finds_a_dead_unit(tmp_path, small_data, capsys):
-    args = patched_tuples(tmp_path, small_data, """
+def test_cli_check_script_finds_a_dead_unit(tmp_path, scripts, small_data, capsys):
+    args = patched_tuples(tmp_path, scripts.tuples, small_data, """
         for w in state_dict["layer0.mlp_fc1"][5]:
             w.data = 0.0
     """)
@@ -184,8 +158,8 @@ def test_cli_check_script_finds_a_dead_unit(tmp_path, small_data, capsys):
     assert dead[0]["message"].startswith("layer0.mlp_fc1 unit 5 is dead at every position")
 
 
-def test_check_script_finds_planted_nan(tmp_path, small_data, capsys):
-    args = patched_tuples(tmp_path, small_data, """
+def test_check_script_finds_planted_nan(tmp_path, scripts, small_data, capsys):
+    args = patched_tuples(tmp_path, scripts.tuples, small_data, """
         state_dict["lm_head"][0][0].data = float("nan")
     """)
     trace = record_script(args[2], [small_data])
@@ -196,22 +170,22 @@ def test_check_script_finds_planted_nan(tmp_path, small_data, capsys):
     assert "nodes hold NaN/Inf data; it starts at #" in capsys.readouterr().out
 
 
-def test_cli_gradcheck_script(small_data, capsys):
-    assert main(["gradcheck", "--script", str(TUPLES), "--script-args", str(small_data), "--params", "3",
+def test_cli_gradcheck_script(small_data, scripts, capsys):
+    assert main(["gradcheck", "--script", str(scripts.tuples), "--script-args", str(small_data), "--params", "3",
                  "--param", "layer0.attn_wq[3][5]"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("gradcheck of microgpt_tuples.py, first backward() on ")
     assert "layer0.attn_wq[3][5]" in out and out.rstrip().splitlines()[-1].startswith("ok: 4 of 4")
-    assert main(["gradcheck", "--script", str(MLP)]) == 2
+    assert main(["gradcheck", "--script", str(scripts.mlp)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot check this step" in err and "'tanh'" in err
-    assert main(["gradcheck", "--script", str(MLP), "--at-step", "3"]) == 2
+    assert main(["gradcheck", "--script", str(scripts.mlp), "--at-step", "3"]) == 2
     assert "--at-step does not apply to --script" in capsys.readouterr().err
 
 
-def test_cli_export_token_of_a_step_without_positions(tmp_path, capsys):
-    assert main(["export", "--script", str(no_positions_script(tmp_path)), "--token", "0"]) == 2
+def test_cli_export_token_of_a_step_without_positions(no_positions_script, capsys):
+    assert main(["export", "--script", str(no_positions_script), "--token", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "has no positions" in err
-    assert main(["export", "--script", str(no_positions_script(tmp_path))]) == 0
+    assert main(["export", "--script", str(no_positions_script)]) == 0
     assert "tiny.py, first backward()" in capsys.readouterr().out

@@ -17,15 +17,13 @@ from core.debug.replay import BackwardReplay, describe_position, regraded, trace
 from core.engine.train import Trainer
 from core.views.view import View
 from microgpt_viz.cli.main import main
-from tests.test_script import MLP
 
-DOCS = ["emma", "olga", "ivan", "bo", "noah"]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
 
 @pytest.fixture(scope="module")
-def trace():
-    trainer = Trainer(DOCS, preset("latest"))
+def trace(docs):
+    trainer = Trainer(docs, preset("latest"))
     trainer.step()  # latest at step 1: gradients flow through every block
     return trainer.record("emma")
 
@@ -33,13 +31,6 @@ def trace():
 @pytest.fixture(scope="module")
 def softmax_view(trace):
     return View.for_token(trace, 2, level="scalar").focus("pos2/layer0/attn/head2/softmax").render()
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(DOCS) + "\n")
-    return path
 
 
 def fills(dot):
@@ -145,7 +136,9 @@ def test_every_frame_has_the_same_layout_and_colour_scale(trace, softmax_view):
     for source, k in zip(sources, positions):
         lines = heading(source)
         assert lines[0] == "a title" and lines[1] == describe_position(trace, k)
-        assert f"full colour at ±{scale:.3g}" in lines[2]  # the finished step's scale in every frame
+        assert lines[2] == scale.legend_line()  # the finished step's colour scale in every frame
+    own = colour_scale(regraded(softmax_view, trace_at(trace, positions[0])), "absgrad")
+    assert own.legend_line() != scale.legend_line()  # not the first frame's own scale
     first, last = fills(sources[0]), fills(sources[-1])
     assert len(set(first.values())) == 1  # nothing has reached the view yet: one neutral fill
     assert len(set(last.values())) > 3
@@ -224,10 +217,10 @@ def test_cli_frame_errors(data_file, tmp_path, capsys):
     assert list(tmp_path.glob("x*")) == []
 
 
-def test_cli_frames_of_a_script_with_ops_the_tape_cannot_replay(tmp_path, capsys):
+def test_cli_frames_of_a_script_with_ops_the_tape_cannot_replay(scripts, tmp_path, capsys):
     # micrograd's tanh MLP: backward replay needs only the recorded edges, so it works all the same
     out = tmp_path / "mlp.dot"
-    assert main(["export", "--script", str(MLP), "--level", "scalar", "--frames", "2", "-o", str(out)]) == 0
+    assert main(["export", "--script", str(scripts.mlp), "--level", "scalar", "--frames", "2", "-o", str(out)]) == 0
     capsys.readouterr()
     start, end = ((tmp_path / f"mlp-{i:03d}.dot").read_text() for i in (0, 1))
     assert heading(start)[0] == "loss of the whole step  ·  micrograd_mlp.py, first backward()"

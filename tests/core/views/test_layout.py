@@ -1,4 +1,6 @@
 """Graphviz layout of views (with its cache) and the numpy overview layout of a whole step."""
+import math
+
 import numpy as np
 import pytest
 
@@ -8,12 +10,10 @@ from core.views.layout import GraphvizNotFound, bench_expand_layout, bench_overv
 from core.engine.train import Trainer
 from core.views.view import View
 
-DOCS = ["emma", "olga", "ivan", "bo", "noah"]
-
 
 @pytest.fixture(scope="module")
-def trainer():
-    return Trainer(DOCS, preset("original"))
+def trainer(docs):
+    return Trainer(docs, preset("original"))
 
 
 @pytest.fixture(scope="module")
@@ -106,5 +106,7 @@ def test_overview_layout_orders_every_edge_left_to_right(trace):
 
 
 def test_bench_functions_report_seconds(trace):
-    assert 0 < bench_expand_layout(trace) < 60
-    assert 0 < bench_overview_layout(trace) < 60
+    # how fast is `microgpt-viz bench`'s business; here only that each runs and reports a duration
+    for bench in (bench_expand_layout, bench_overview_layout):
+        seconds = bench(trace)
+        assert isinstance(seconds, float) and 0 < seconds < math.inf

@@ -8,15 +8,16 @@ import pytest
 
 from core.engine.config import preset
 from core.engine.train import Trainer
-from core.views.view import Filters, View, consumers_of, inputs_of, neighbourhood, path_between, search
+from core.views.navigate import consumers_of, inputs_of, neighbourhood, path_between
+from core.views.search import search
+from core.views.view import Filters, View
 
-DOCS = ["emma", "olga", "ivan", "bo", "noah"]
 EVERYTHING = Filters(hide_constants=False, hide_params=False, fold_sums=False)
 
 
 @pytest.fixture(scope="module")
-def trainer():
-    return Trainer(DOCS, preset("original"))
+def trainer(docs):
+    return Trainer(docs, preset("original"))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
 """microgpt_viz/app/perf.py measures what it says (the figures themselves belong to the benchmark)."""
+import math
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -6,22 +8,25 @@ pytest.importorskip("pytestqt")
 from core.engine.config import preset  # noqa: E402
 from core.engine.train import Trainer  # noqa: E402
 from microgpt_viz.app import perf  # noqa: E402
-from microgpt_viz.session import stepping
-
-DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia"]
+from microgpt_viz.session import stepping  # noqa: E402
 
 
 @pytest.fixture
-def data(tmp_path):
+def data(tmp_path, docs):
     path = tmp_path / "names.txt"
-    path.write_text("\n".join(DOCS) + "\n")
+    path.write_text("\n".join(docs) + "\n")
     return path
 
 
-def test_overview_paint_times_a_first_paint_and_a_repaint(qapp):
-    trace = stepping.record_next(Trainer(DOCS, preset("original")))
+def measured(seconds):
+    """A real measurement: a positive, finite number (how big is for `microgpt-viz bench` to judge)."""
+    return isinstance(seconds, float) and math.isfinite(seconds) and seconds > 0
+
+
+def test_overview_paint_times_a_first_paint_and_a_repaint(qapp, docs):
+    trace = stepping.record_next(Trainer(docs, preset("original")))
     first, repaint = perf.overview_paint_s(trace)
-    assert 0 < first < 60 and 0 < repaint < 60
+    assert measured(first) and measured(repaint)
 
 
 def test_stall_profile_runs_the_real_window(qapp, data):
@@ -33,5 +38,4 @@ def test_stall_profile_runs_the_real_window(qapp, data):
 
 
 def test_start_to_first_paint_spawns_the_app(data):
-    seconds = perf.app_start_to_first_paint_s(data=data)
-    assert 0 < seconds < 300
+    assert measured(perf.app_start_to_first_paint_s(data=data))

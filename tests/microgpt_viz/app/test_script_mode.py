@@ -1,7 +1,5 @@
 """File > Open script…: a user's own script's first step in the real window, offscreen (issue 7)."""
 import textwrap
-import time
-from pathlib import Path
 
 import pytest
 
@@ -11,30 +9,23 @@ from PyQt6.QtCore import Qt  # noqa: E402
 
 from microgpt_viz.app.dialogs.script_dialog import ScriptDialog  # noqa: E402
 from microgpt_viz.app.script_mode import LOCKED  # noqa: E402
-from tests.test_app import DOCS, WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MLP, TUPLES = FIXTURES / "micrograd_mlp.py", FIXTURES / "microgpt_tuples.py"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, boxes):  # noqa: F811
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def names(tmp_path):
+def names(tmp_path, docs):
     path = tmp_path / "names.txt"
-    path.write_text("\n".join(DOCS) + "\n")
+    path.write_text("\n".join(docs) + "\n")
     return path
 
 
-def open_script(qtbot, window, path, args=(), **kwargs):
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
-        assert window.script.open(path, args, **kwargs)
-    settle(qtbot, window)
+@pytest.fixture
+def open_script(qtbot, settle, wait_ms):
+    """open_script(window, path, args=(), **kwargs): open a user script and wait until its step is on screen."""
+    def open_(window, path, args=(), **kwargs):
+        with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
+            assert window.script.open(path, args, **kwargs)
+        settle(window)
+    return open_
 
 
 def write_script(folder, body):
@@ -43,13 +34,15 @@ def write_script(folder, body):
     return path
 
 
-def wait_idle(qtbot, window):
-    qtbot.waitUntil(lambda: not window.training.busy, timeout=WAIT_MS)
+@pytest.fixture
+def wait_idle(qtbot, wait_ms):
+    """wait_idle(window): wait until the window's training worker (which also runs scripts) is idle."""
+    return lambda window: qtbot.waitUntil(lambda: not window.training.busy, timeout=wait_ms)
 
 
-def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_returns(qtbot, window, boxes):  # noqa: F811
+def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_returns(qtbot, window, boxes, scripts, open_script, settle, wait_ms):
     model_trace, losses = window.session.trace, list(window.session.losses)
-    open_script(qtbot, window, MLP)
+    open_script(window, scripts.mlp)
     trace = window.session.trace
     assert trace is not model_trace and trace.config is None and trace.tokens == () and trace.positions == 4
     assert window.script.active and not boxes
@@ -60,7 +53,7 @@ def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_return
     loss_node = trace.position_loss_nodes[2]
     assert window.session.selection.node == loss_node and window.inspector.node == loss_node
     # the source view shows the user's file at the line that made the selected value
-    assert window.source.path == str(MLP.resolve())
+    assert window.source.path == str(scripts.mlp.resolve())
     assert window.source.line == trace.graph.nodes[loss_node]["line"]
     assert "loss = sum(" in window.source.highlighted_text()
     # what the script does not have is said, not raised
@@ -72,12 +65,12 @@ def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_return
     assert "not available" in panels.whatif.target.text()
     for name in ("anomalies", "replay", "gradcheck", "whatif", "diff"):
         panels.docks[name].raise_()
-    qtbot.waitUntil(lambda: panels.anomalies.report is not None and panels.replay.trace is trace, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panels.anomalies.report is not None and panels.replay.trace is trace, timeout=wait_ms)
     assert panels.anomalies.report.step == 0
     # a position of the script's loss: its cone, with a numbered cell in the strip
     strip = window.token_strip
     qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=strip.cell_rect(1).center().toPoint())
-    settle(qtbot, window)
+    settle(window)
     assert window.session.position == 1 and window.graph.breadcrumb.texts()[0] == "loss of position 1"
     # the training controls are off and say why; shortcuts do nothing
     panel = window.training_panel
@@ -89,17 +82,17 @@ def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_return
     assert not window.training.busy and window.session.trace is trace
     # back to training: the model's step as it was, controls on again
     window.actions["back_to_training"].trigger()
-    settle(qtbot, window)
+    settle(window)
     assert window.session.trace is model_trace and not window.script.active
     assert window.session.losses == losses and panel.step_button.isEnabled() and window.actions["step"].isEnabled()
     assert window.attention.canvas.available
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.step()
     assert window.session.trace.step == 1
 
 
-def test_a_microgpt_script_with_its_own_arguments_shows_its_tokens(qtbot, window, names, boxes):  # noqa: F811
-    open_script(qtbot, window, TUPLES, (str(names),))
+def test_a_microgpt_script_with_its_own_arguments_shows_its_tokens(window, names, boxes, scripts, open_script):
+    open_script(window, scripts.tuples, (str(names),))
     trace = window.session.trace
     assert not boxes and trace.config is None and trace.tokens and trace.positions == len(trace.tokens) - 1
     assert window.token_strip.note() == "" and window.token_strip.trace is trace
@@ -118,11 +111,11 @@ def test_a_microgpt_script_with_its_own_arguments_shows_its_tokens(qtbot, window
         print("training without autograd today")
     """, "without calling backward", "training without autograd today"),
 ])
-def test_a_script_that_fails_is_a_message_with_its_own_traceback_and_nothing_changes(qtbot, window, boxes, tmp_path, body, fragment, traceback_text):  # noqa: F811
+def test_a_script_that_fails_is_a_message_with_its_own_traceback_and_nothing_changes(window, boxes, tmp_path, wait_idle, body, fragment, traceback_text):
     script = write_script(tmp_path, body)
     trace, losses = window.session.trace, list(window.session.losses)
     window.script.open(script)
-    wait_idle(qtbot, window)
+    wait_idle(window)
     assert len(boxes) == 1
     title, text = boxes[0]
     assert title == "The script could not be recorded" and fragment in text and traceback_text in text
@@ -131,19 +124,19 @@ def test_a_script_that_fails_is_a_message_with_its_own_traceback_and_nothing_cha
     assert window.training_panel.step_button.isEnabled()
 
 
-def test_a_script_past_its_time_limit_is_stopped_and_said(qtbot, window, boxes, tmp_path):  # noqa: F811
+def test_a_script_past_its_time_limit_is_stopped_and_said(window, boxes, tmp_path, wait_idle):
     script = write_script(tmp_path, """
         import time
         time.sleep(60)
     """)
     trace = window.session.trace
     window.script.open(script, timeout=1.0)
-    wait_idle(qtbot, window)
+    wait_idle(window)
     assert len(boxes) == 1 and "did not reach backward() within 1 s" in boxes[0][1]
     assert window.session.trace is trace
 
 
-def test_cancel_stops_a_running_script_quietly(qtbot, window, boxes, tmp_path):  # noqa: F811
+def test_cancel_stops_a_running_script_quietly(qtbot, window, boxes, tmp_path, wait_idle):
     script = write_script(tmp_path, """
         import time
         time.sleep(60)
@@ -152,69 +145,57 @@ def test_cancel_stops_a_running_script_quietly(qtbot, window, boxes, tmp_path): 
     window.script.open(script)
     assert window.training.busy and window.training_panel.cancel_button.isEnabled()
     assert window.training_panel.progress.maximum() == 0  # a busy indicator: how long is unknown
-    started = time.monotonic()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
-    wait_idle(qtbot, window)
-    assert time.monotonic() - started < 30
+    wait_idle(window)  # a script left to sleep would outlast the wait and fail it
     assert boxes == [] and "cancelled" in window.statusBar().currentMessage()
     assert window.session.trace is trace and not window.script.active
 
 
-def test_open_script_from_the_menu_remembers_its_arguments(qtbot, window, names, monkeypatch):
+def test_open_script_from_the_menu_remembers_its_arguments(qtbot, window, names, monkeypatch, docs, scripts, settle, wait_idle, wait_ms):
     filled = []
 
     def accept(dialog):
         filled.append((dialog.path.text(), dialog.args.text()))  # what the dialog opened with
-        dialog.path.setText(str(TUPLES))
+        dialog.path.setText(str(scripts.tuples))
         dialog.args.setText(f"'{names}'")
         return ScriptDialog.DialogCode.Accepted
 
     monkeypatch.setattr(ScriptDialog, "exec", accept)
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.actions["open_script"].trigger()
-    settle(qtbot, window)
-    assert window.script.active and window.session.trace.doc in DOCS
+    settle(window)
+    assert window.script.active and window.session.trace.doc in docs
     assert window.settings.value("script/args") == str(names)
     window.actions["open_script"].trigger()  # the dialog comes back filled in
-    assert filled[-1] == (str(TUPLES), str(names))
-    wait_idle(qtbot, window)
+    assert filled[-1] == (str(scripts.tuples), str(names))
+    wait_idle(window)
 
 
-def test_opening_a_data_file_while_a_script_is_shown_goes_back_to_training(qtbot, window, tmp_path):
-    open_script(qtbot, window, MLP)
+def test_opening_a_data_file_while_a_script_is_shown_goes_back_to_training(qtbot, window, tmp_path, scripts, open_script, settle, wait_ms):
+    open_script(window, scripts.mlp)
     good = tmp_path / "pets.txt"
     good.write_text("rex\nfido\nbella\n")
-    with qtbot.waitSignal(window.stepShown, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         assert window.open_data(good)
-    settle(qtbot, window)
+    settle(window)
     assert not window.script.active and window.session.trace.config is not None
     assert window.session.trace.doc in {"rex", "fido", "bella"} and window.training_panel.step_button.isEnabled()
 
 
-def test_screenshot_of_a_scripts_step_from_the_command_line(tmp_path):
-    import os
-    import subprocess
-    import sys
-
+def test_screenshot_of_a_scripts_step_from_the_command_line(tmp_path, scripts, cli_process):
     from PyQt6.QtGui import QImage
 
     from microgpt_viz.session.select_script import Action, SelectError, parse
 
-    assert parse(f"script={MLP} 'two words' x") == [Action("script", (str(MLP), "two words", "x"))]
+    mlp = scripts.mlp
+    assert parse(f"script={mlp} 'two words' x") == [Action("script", (str(mlp), "two words", "x"))]
     with pytest.raises(SelectError):
         parse("script=")
-    root = Path(__file__).resolve().parent.parent
     out = tmp_path / "script.png"
-    env = dict(os.environ, PYTHONPATH=str(root), QT_QPA_PLATFORM="offscreen")
-    done = subprocess.run(
-        [sys.executable, "-m", "microgpt_viz", "gui", "--screenshot", str(out), "--select", f"script={MLP},size=1200x800"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    # processes of their own: `gui --screenshot` makes its own QApplication and runs its event loop
+    done = cli_process("gui", "--screenshot", out, "--select", f"script={mlp},size=1200x800", cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (QImage(str(out)).width(), QImage(str(out)).height()) == (1200, 800)
     failing = write_script(tmp_path, "raise SystemExit('no data here')\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "microgpt_viz", "gui", "--screenshot", str(out), "--select", f"script={failing}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    done = cli_process("gui", "--screenshot", out, "--select", f"script={failing}", cwd=tmp_path, timeout=300)
     assert done.returncode == 1 and "no data here" in done.stderr

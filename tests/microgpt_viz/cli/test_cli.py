@@ -1,29 +1,8 @@
+"""The `microgpt-viz` command line, run in this process: one-line errors, the record and train outputs."""
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*args, cwd=None, timeout=600):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "microgpt_viz", *map(str, args)],
-        cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def assert_one_line_error(result, fragment):
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("microgpt-viz: error:")
-    assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture
@@ -33,7 +12,7 @@ def small_data(tmp_path):
     return path
 
 
-def test_bad_inputs(tmp_path, small_data):
+def test_bad_inputs(tmp_path, small_data, cli):
     latin = tmp_path / "latin.txt"
     latin.write_bytes(b"ren\xe9e\n")
     blank = tmp_path / "blank.txt"
@@ -60,26 +39,25 @@ def test_bad_inputs(tmp_path, small_data):
         (["frobnicate"], "invalid choice"),
     ]
     for args, fragment in cases:
-        assert_one_line_error(run_cli(*args), fragment)
+        cli(*args).assert_one_line_error(fragment)
 
 
-def test_unwritable_output_is_refused_before_work(tmp_path, small_data):
+def test_unwritable_output_is_refused_before_work(tmp_path, small_data, cli):
     if os.geteuid() == 0:
         pytest.skip("root can write anywhere")
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    assert_one_line_error(run_cli("record", "--data", small_data, "-o", locked / "t.graphml"), "permission denied")
+    cli("record", "--data", small_data, "-o", locked / "t.graphml").assert_one_line_error("permission denied")
 
 
-def test_a_write_that_fails_late_leaves_no_partial_file(small_data):
+def test_a_write_that_fails_late_leaves_no_partial_file(small_data, cli):
     # /proc refuses new files even for root: the failure surfaces only when writing.
-    result = run_cli("record", "--data", small_data, "-o", "/proc/microgpt-viz-test.graphml")
-    assert_one_line_error(result, "cannot write")
+    cli("record", "--data", small_data, "-o", "/proc/microgpt-viz-test.graphml").assert_one_line_error("cannot write")
 
 
-def test_record_json_and_graphml(tmp_path, small_data):
+def test_record_json_and_graphml(tmp_path, small_data, cli):
     out = tmp_path / "t.graphml"
-    result = run_cli("record", "--data", small_data, "--doc", "mia", "--json", "-o", out)
+    result = cli("record", "--data", small_data, "--doc", "mia", "--json", "-o", out)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["doc"] == "mia" and summary["positions"] == 4
@@ -88,23 +66,23 @@ def test_record_json_and_graphml(tmp_path, small_data):
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_input_txt_in_working_directory_wins(tmp_path):
+def test_input_txt_in_working_directory_wins(tmp_path, cli):
     (tmp_path / "input.txt").write_text("zz\nzzz\n")
-    result = run_cli("record", "--json", cwd=tmp_path)
+    result = cli("record", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["doc"] in ("zz", "zzz")
 
 
 @pytest.mark.parametrize("name, nodes, edges", [("original", 60095, 107508), ("latest", 59647, 107060)])
-def test_record_at_step_zero_matches_the_spec(names_path, name, nodes, edges):
-    result = run_cli("record", "--data", names_path, "--preset", name, "--at-step", "0", "--json")
+def test_record_at_step_zero_matches_the_spec(names_path, cli, name, nodes, edges):
+    result = cli("record", "--data", names_path, "--preset", name, "--at-step", "0", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["doc"], summary["nodes"], summary["edges"]) == ("yuheng", nodes, edges)
 
 
-def test_train_prints_microgpts_lines(small_data):
-    result = run_cli("train", "--data", small_data, "--steps", "3", "--samples", "2")
+def test_train_prints_microgpts_lines(small_data, cli):
+    result = cli("train", "--data", small_data, "--steps", "3", "--samples", "2")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:3] == ["num docs: 4", "vocab size: 8", "num params: 3456"]

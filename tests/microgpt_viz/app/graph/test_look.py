@@ -8,19 +8,11 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtWidgets import QTabBar  # noqa: E402
 
 from microgpt_viz.session.labels import number  # noqa: E402
-from tests.test_app import WAIT_MS, boxes, make_window, settle  # noqa: E402,F401
 
 BOTTOM_TABS = ["Attention", "Anomalies", "Grad check", "What-if", "Replay", "Step diff"]
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, boxes):  # noqa: F811
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
-
-
-def test_bottom_dock_tabs_have_short_titles_that_fit_and_panels_explain_themselves(qtbot, window):
+def test_bottom_dock_tabs_have_short_titles_that_fit_and_panels_explain_themselves(qtbot, window, wait_ms):
     bar = next(b for b in window.findChildren(QTabBar) if b.count() and b.tabText(0) == "Attention")
     assert [bar.tabText(i) for i in range(bar.count())] == BOTTOM_TABS
     metrics = bar.fontMetrics()
@@ -30,7 +22,7 @@ def test_bottom_dock_tabs_have_short_titles_that_fit_and_panels_explain_themselv
     for name in ("anomalies", "gradcheck", "whatif", "replay", "diff"):
         panel = window.debug_panels.panels[name][1]
         window.debug_panels.docks[name].raise_()
-        qtbot.waitUntil(panel.explanation.isVisible, timeout=WAIT_MS)
+        qtbot.waitUntil(panel.explanation.isVisible, timeout=wait_ms)
         assert len(panel.explanation.text()) > 40 and panel.explanation.wordWrap()
 
 
@@ -47,10 +39,10 @@ def recorded_local_grads(window, item):
             for source, _, d in graph.in_edges(target, data=True) if source in sources]
 
 
-def test_edges_show_their_local_gradients_when_zoomed_in_and_hide_them_zoomed_out(qtbot, window):
+def test_edges_show_their_local_gradients_when_zoomed_in_and_hide_them_zoomed_out(window, settle):
     trace = window.session.trace
     window.go_to_node(int(trace.attention_nodes[0, 1, 2, 0]))  # opens a softmax down to single values
-    settle(qtbot, window)
+    settle(window)
     view = window.graph.view
     edges = scalar_edges(window)
     assert edges
@@ -84,10 +76,10 @@ def visible_tab_bars(window):
     return [[bar.tabText(i) for i in range(bar.count())] for bar in window.findChildren(QTabBar) if bar.isVisible()]
 
 
-def test_no_stray_tab_bars_over_the_docks_first_time_or_with_a_saved_layout(qtbot, tmp_path, boxes):  # noqa: F811
+def test_no_stray_tab_bars_over_the_docks_first_time_or_with_a_saved_layout(make_window):
     # Qt leaves old tab bars visible over the dock titles when docks are tabified one by one
     for _ in range(2):  # the second window restores the layout the first one saved
-        window = make_window(qtbot, tmp_path, settings_name="layout.ini")
+        window = make_window(settings_name="layout.ini")
         assert sorted(visible_tab_bars(window)) == sorted([["Training", "Search"], BOTTOM_TABS])
         assert not window.docks["attention"].visibleRegion().isEmpty()  # in front of its group
         window.close()
