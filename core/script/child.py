@@ -1,6 +1,6 @@
-"""The child side of core/script/run.py: runs a user's script as `python script.py` would, up to its first backward().
+"""The child side of core/script/run.py: runs a user's script as `python script.py` would, up to its K-th backward().
 
-Usage (core/script/run.py does this): python child.py RESULT_FILE SCRIPT [SCRIPT ARGS...]
+Usage (core/script/run.py does this): python child.py RESULT_FILE K SCRIPT [SCRIPT ARGS...]
 
 This file is the main program of its own Python process and imports no package of this
 project (child_graph.py, which reads the graph, is loaded by file path under a private
@@ -12,7 +12,10 @@ script, and none of our package names can shadow theirs. It
    Value, when it was made and the user's call stack at that moment (kept in a side table,
    since a `__slots__` Value takes no new attribute), and its `backward` to capture the graph;
 2. runs the script with runpy under the name __main__, with the script's own argv;
-3. at the first backward(): lets it run, reads the graph reachable from the loss into plain
+3. lets the first K-1 backward() calls run as they are; from the first one on, Values are not
+   noted until the step before the K-th is done, so those steps run at nearly full speed, and
+   the noted Values that died with their step are let go;
+4. at the K-th backward(): lets it run, reads the graph reachable from the loss into plain
    lists, writes them to the result file and ends the process with os._exit, which nothing
    the script does (a bare `except:`, a `finally`) can intercept.
 
@@ -21,6 +24,7 @@ is written to the result file as well, with the script's traceback stripped of o
 """
 import builtins
 import importlib.util
+import itertools
 import os
 import pickle
 import runpy
@@ -50,6 +54,10 @@ made = {}  # id(value) -> (value, creation index, site index, method name, pow e
 sites = {}  # (function names outermost first, file, line) -> site index
 frame_names = {}  # code object -> its scope name, "<" for comprehensions and module level, False if not the user's
 result_path = None
+wanted_backward = 1  # K: the backward() call whose graph is captured (1 = the first)
+backward_calls = 0  # backward() calls the script has made so far
+noting = True  # whether __init__ notes new Values: off between the first backward() and the step before the K-th
+creation_order = itertools.count()  # a Value's creation index: children are always made before their parents
 
 
 # --------------------------------------------------------------------------- finding the class
@@ -123,7 +131,7 @@ def _wrap_init(original):
 
     def note(self):
         key = id(self)
-        if key in made:  # a subclass's __init__ ran ours already
+        if not noting or key in made:  # between recorded steps, or a subclass's __init__ ran ours already
             return
         frame = getframe(2)  # the caller of __init__ (note <- __init__ <- caller)
         method = exponent = None
@@ -149,7 +157,7 @@ def _wrap_init(original):
         site = sites.get(site_key)
         if site is None:
             site = sites[site_key] = len(sites)
-        made[key] = (self, len(made), site, method, exponent)
+        made[key] = (self, next(creation_order), site, method, exponent)
 
     __init__._microgpt_viz_wrapper = True
     return __init__
@@ -179,11 +187,29 @@ def _walk(frame):
 
 def _wrap_backward(original):
     def backward(self, *args, **kwargs):
+        global backward_calls, noting
         original(self, *args, **kwargs)
-        capture(self, sys._getframe(1))
+        backward_calls += 1
+        if backward_calls >= wanted_backward:
+            capture(self, sys._getframe(1))
+        noting = backward_calls == wanted_backward - 1  # the next step is the one to record
+        _forget_dead_values()
 
     backward._microgpt_viz_wrapper = True
     return backward
+
+
+def _forget_dead_values():
+    """Let go of the noted Values nothing but `made` holds any more (an earlier step's); parameters stay.
+
+    Newest first: a Value is made after its children, so dropping a dead one frees it, which
+    releases its children before the loop reaches them, and one pass frees a whole dead graph.
+    """
+    only_made = sys.getrefcount(object()) + 1  # the entry's tuple, and getrefcount's own argument
+    for key in reversed(list(made)):
+        if sys.getrefcount(made[key][0]) <= only_made:
+            del made[key]
+    recent_walks.clear()
 
 
 # --------------------------------------------------------------------------- ending the run
@@ -195,6 +221,7 @@ RESULT_NOT_WRITTEN = 70  # exit status when the result cannot be handed back (co
 def finish(result):
     """Write the result for the parent and end this process at once."""
     result["value_classes"] = [c.__name__ for c in value_classes]
+    result["backward_calls"] = backward_calls
     tmp = f"{result_path}.partial"
     try:
         with open(tmp, "wb") as f:
@@ -242,7 +269,9 @@ def script_traceback(error):
 
 def main(argv):
     global result_path
-    result_path, script, args = argv[1], os.path.abspath(argv[2]), argv[3:]
+    global wanted_backward
+    result_path, wanted_backward = argv[1], int(argv[2])
+    script, args = os.path.abspath(argv[3]), argv[4:]
     sys.argv = [script, *args]
     sys.path[0] = os.path.dirname(os.path.realpath(script))  # as `python script.py` sets it
     builtins.__build_class__ = _build_class

@@ -1,12 +1,11 @@
 """`microgpt-viz check`: the anomaly report of one recorded step, the built-in model's or a user's script's."""
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 from core.debug.anomaly import AnomalySettings, check
 from microgpt_viz.cli.args import add_common, add_step_choice, non_negative_int, positive_float
 from microgpt_viz.cli.recorded_step import record_from_args
-from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
+from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, trace_from_script
 
 NAME = "check"
 SHOWN_NODES = 4  # node ids printed per finding; --json lists them all
@@ -40,7 +39,7 @@ def _nodes(nodes):
 def _what(trace, args):
     if args.script:
         doc = f" on {trace.doc!r}" if trace.doc else ""
-        return f"{Path(args.script).name}, first backward(){doc}"
+        return script_step_name(args) + doc
     return f"step {trace.step} on {trace.doc!r} ({args.preset})"
 
 

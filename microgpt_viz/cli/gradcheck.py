@@ -5,12 +5,11 @@ finite differences through the graph their script built.
 """
 import argparse
 import re
-from pathlib import Path
 
 from core.debug.gradcheck import STEP, TOLERANCE, GradChecker, NotReplayable, param_node, sample_params
 from microgpt_viz.cli.args import UserError, add_common, add_step_choice, non_negative_int, positive_float
 from microgpt_viz.cli.recorded_step import record_from_args
-from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
+from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, trace_from_script
 
 NAME = "gradcheck"
 DEFAULT_PARAMS = 20
@@ -63,7 +62,7 @@ def run(args):
         raise UserError(str(e)) from None
 
     if args.script:
-        what = f"{Path(args.script).name}, first backward()" + (f" on {trace.doc!r}" if trace.doc else "")
+        what = script_step_name(args) + (f" on {trace.doc!r}" if trace.doc else "")
     else:
         what = f"step {trace.step} on {trace.doc!r} ({args.preset})"
     print(f"gradcheck of {what}: {len(report.rows)} nodes, nudge {report.step:g}, tolerance {report.tolerance:g}")

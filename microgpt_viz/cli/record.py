@@ -1,9 +1,8 @@
 """`microgpt-viz record`: record one step's graph, print its summary, optionally write GraphML."""
 import json
-from pathlib import Path
 
 from microgpt_viz.cli.args import UserError, add_common, add_step_choice, check_writable, make_trainer, write_atomically
-from microgpt_viz.cli.script_source import add_script_arguments, summary_of, trace_from_script
+from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, summary_of, trace_from_script
 
 NAME = "record"
 
@@ -35,7 +34,7 @@ def run(args):
     if args.script:
         trace = trace_from_script(args)
         summary = summary_of(trace, args)
-        where = f"{Path(args.script).name}, first backward() on"
+        where = f"{script_step_name(args)} on"
     else:
         trace = _record_built_in(args)
         summary = trace.summary()
