@@ -19,7 +19,24 @@ TOLERANCE = 1e-9  # values closer than this (relative to max(1, |value|)) count 
 
 
 class ShapeMismatch(ValueError):
-    """Two Traces whose graphs differ, so node ids do not line up."""
+    """Two Traces whose graphs differ, so node ids do not line up.
+
+    first: the ShapeDifference where they part (None when no node tells them apart, e.g. only
+    the node counts differ after the shorter graph's end).
+    """
+
+    def __init__(self, message, first=None):
+        super().__init__(message)
+        self.first = first
+
+
+@dataclass(frozen=True)
+class ShapeDifference:
+    node: int  # the first node id (topological position) that is a different op or wired differently
+    op_a: str  # its op in A ("" when A has no such node)
+    scope_a: str
+    op_b: str  # its op in B
+    scope_b: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,16 @@ class Divergence:
     a: float  # its value in run A
     b: float  # its value in run B
     scope: str  # the node's scope
+
+
+@dataclass(frozen=True)
+class LocalGradDivergence:
+    node: int  # the op whose recorded local gradient differs: where a backward rule goes wrong
+    operand: int  # the input the edge leads to
+    slot: int  # which argument of the op it is
+    a: float  # the local gradient recorded in run A
+    b: float  # in run B
+    scope: str  # the op's scope
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,7 @@ class TraceDiff:
     scopes: tuple  # ScopeChange, the most changed first
     first_data_divergence: object  # Divergence in topological order (forward), or None
     first_grad_divergence: object  # Divergence in backward order, or None
+    first_local_grad_divergence: object  # LocalGradDivergence in backward order, or None: the op whose backward rule differs
     same_doc: bool  # False when two docs of equal shape were compared (node i is then another token)
 
     @property
@@ -72,25 +100,46 @@ class TraceDiff:
 
 
 def check_same_shape(a, b):
-    """Raise ShapeMismatch with a one-line reason unless node i is the same operation in both."""
+    """Raise ShapeMismatch with a one-line reason (and where they part) unless node i is the same operation in both."""
+    wa, wb = wiring_of(a), wiring_of(b)
+    op_a, op_b = _operations(a.op), _operations(b.op)
+    first = _first_shape_difference(a, b, wa, wb, op_a, op_b)
+    where = f"; they part at node #{first.node}: {_op_in(first.op_a, first.scope_a)} vs {_op_in(first.op_b, first.scope_b)}" if first else ""
     if a.num_nodes != b.num_nodes or a.num_edges != b.num_edges:
         hint = "the models differ (activation or size)" if a.doc == b.doc else "record the same doc in both"
         raise ShapeMismatch(
             f"the two steps have different graphs: {a.num_nodes} nodes / {a.num_edges} edges on {a.doc!r} "
-            f"vs {b.num_nodes} / {b.num_edges} on {b.doc!r}; {hint}"
+            f"vs {b.num_nodes} / {b.num_edges} on {b.doc!r}{where}; {hint}", first,
         )
-    wa, wb = wiring_of(a), wiring_of(b)
-    op_a, op_b = _operations(a.op), _operations(b.op)
-    if (op_a, wa.exponents, wa.child0, wa.child1) == (op_b, wb.exponents, wb.child0, wb.child1) and \
-            [e[:3] for e in wa.extra] == [e[:3] for e in wb.extra]:
-        return
-    for i in range(a.num_nodes):
+    if first is not None:
+        raise ShapeMismatch(
+            f"the two steps' graphs part at node #{first.node}: {_op_in(first.op_a, first.scope_a)} vs "
+            f"{_op_in(first.op_b, first.scope_b)} (a different activation or model shape?)", first,
+        )
+    if [e[:3] for e in wa.extra] != [e[:3] for e in wb.extra]:
+        raise ShapeMismatch("the two steps' graphs differ in the operands of an op of three or more arguments")
+
+
+def _op_in(op, scope):
+    return f"{op} in {scope}" if op else "nothing"
+
+
+def _first_shape_difference(a, b, wa, wb, op_a, op_b):
+    """The first node id that is a different op or wired differently in A and B, or None."""
+    n = min(a.num_nodes, b.num_nodes)
+    slots_a = (op_a[:n], wa.exponents[:n], wa.child0[:n], wa.child1[:n])
+    slots_b = (op_b[:n], wb.exponents[:n], wb.child0[:n], wb.child1[:n])
+    if slots_a == slots_b:
+        if a.num_nodes == b.num_nodes:
+            return None
+        longer, i = (a, n) if a.num_nodes > n else (b, n)
+        op, scope = longer.op[i], longer.scope[i]
+        return ShapeDifference(i, op if longer is a else "", scope if longer is a else "",
+                               op if longer is b else "", scope if longer is b else "")
+    for i in range(n):
         if (op_a[i], wa.exponents[i], wa.child0[i], wa.child1[i]) != (op_b[i], wb.exponents[i], wb.child0[i], wb.child1[i]):
-            raise ShapeMismatch(
-                f"the two steps' graphs part at node #{i}: {a.op[i]} in {a.scope[i]} vs {b.op[i]} in {b.scope[i]} "
-                "(a different activation or model shape?)"
-            )
-    raise ShapeMismatch("the two steps' graphs differ in the operands of an op of three or more arguments")
+            return ShapeDifference(i, a.op[i], a.scope[i], b.op[i], b.scope[i])
+    return None
 
 
 def _operations(ops):
@@ -114,6 +163,19 @@ def _divergence(trace_a, values_a, values_b, changed, backward):
         return None
     node = int(ids[-1] if backward else ids[0])
     return Divergence(node, float(values_a[node]), float(values_b[node]), trace_a.scope[node])
+
+
+def _local_grad_divergence(a, b, tolerance):
+    """The edge, in backward order, whose recorded local gradient differs: the op whose backward rule differs."""
+    producer, consumer, slot, local_a = wiring_of(a).edge_arrays()
+    local_b = wiring_of(b).edge_arrays()[3]
+    changed = np.flatnonzero(_differs(local_a, local_b, tolerance))
+    if not len(changed):
+        return None
+    # backward visits ops from the highest id down; within one op, its arguments in slot order
+    edge = min(changed, key=lambda e: (-consumer[e], slot[e]))
+    node = int(consumer[edge])
+    return LocalGradDivergence(node, int(producer[edge]), int(slot[edge]), float(local_a[edge]), float(local_b[edge]), a.scope[node])
 
 
 def _relative_rms(delta, base):
@@ -178,5 +240,6 @@ def diff(a, b, tolerance=TOLERANCE):
         scopes=_scope_changes(a, data_delta, grad_delta, data_changed | grad_changed),
         first_data_divergence=_divergence(a, a.data, b.data, data_changed, backward=False),
         first_grad_divergence=_divergence(a, a.grad, b.grad, grad_changed, backward=True),
+        first_local_grad_divergence=_local_grad_divergence(a, b, tolerance),
         same_doc=a.doc == b.doc,
     )

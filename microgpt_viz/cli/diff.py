@@ -2,22 +2,32 @@
 
 A run is chosen by a spec, comma-separated key=value pairs over the common options:
   preset=latest  seed=7  lr=0.02  step=5 (updates before recording)  steps=100 (planned N)
-e.g. `diff --a step=0 --b step=5` (one run, before and after five updates) or
-`diff --b seed=7` (two seeds at step 0). An empty spec is the common options as given.
+or a user's own microgpt script, run unmodified in its own folder:
+  script=PATH  at_backward=K (its K-th backward() call, default 1)  cwd=DIR (where it runs, default its folder)
+e.g. `diff --a step=0 --b step=5` (one run, before and after five updates),
+`diff --b seed=7` (two seeds at step 0) or `diff --a script=my_gpt.py --b preset=latest`
+(where does my version first differ from microgpt?). An empty spec is the common options as given.
+With a script on one side, both sides record the doc the script trained on.
 """
 import argparse
 import json
+from pathlib import Path
+
+import numpy as np
 
 from core.engine.config import PRESETS
 from core.engine.data import load_docs, resolve_data_path
 from core.debug.diff import TOLERANCE, ShapeMismatch, diff
 from core.debug.gradcheck import node_label
 from core.engine.train import Trainer
+from core.script.run import ScriptError, record_script
 from microgpt_viz.cli.args import UserError, add_common, make_config, non_negative_int
 from microgpt_viz.cli.recorded_step import advance_to
 
 NAME = "diff"
-SPEC_KEYS = ("preset", "seed", "lr", "step", "steps")
+SPEC_KEYS = ("preset", "seed", "lr", "step", "steps", "script", "at_backward", "cwd")
+SCRIPT_KEYS = ("at_backward", "cwd")
+BUILT_IN_KEYS = ("preset", "seed", "lr", "step", "steps")
 
 
 def _number(key, text, kind, positive=False, allow_zero=True):
@@ -52,8 +62,16 @@ def parse_spec(text):
             spec[key] = _number(key, value, float, positive=True, allow_zero=False)
         elif key == "step":
             spec[key] = _number(key, value, int, positive=True)
+        elif key in ("script", "cwd"):
+            spec[key] = value
         else:
             spec[key] = _number(key, value, int, positive=True, allow_zero=False)
+    for key in SCRIPT_KEYS:
+        if key in spec and "script" not in spec:
+            raise argparse.ArgumentTypeError(f"{key} needs script=PATH (it applies to a script's run)")
+    if "script" in spec and any(key in spec for key in BUILT_IN_KEYS):
+        built_in = ", ".join(key for key in BUILT_IN_KEYS if key in spec)
+        raise argparse.ArgumentTypeError(f"{built_in} cannot go with script= (a script sets up its own model and training)")
     return spec
 
 
@@ -74,7 +92,28 @@ def add_parser(subparsers):
     return parser
 
 
+class _ScriptRun:
+    """One side of the diff taken from a user's script: its step is fixed, and so is its doc."""
+
+    def __init__(self, args, spec):
+        self.script = spec["script"]
+        self.at_backward = spec.get("at_backward", 1)
+        try:
+            self.trace = record_script(self.script, cwd=spec.get("cwd"), at_backward=self.at_backward)
+        except ScriptError as e:
+            raise UserError(str(e)) from None
+        self.doc = self.trace.doc
+
+    def record(self, doc):
+        return self.trace
+
+    def describe(self):
+        return f"{Path(self.script).name}, backward() call {self.at_backward}"
+
+
 class _Run:
+    doc = None  # any doc: the built-in model records whichever it is asked for
+
     def __init__(self, args, spec, docs):
         base = argparse.Namespace(**vars(args))
         base.preset = spec.get("preset", args.preset)
@@ -88,6 +127,9 @@ class _Run:
         self.step = spec.get("step", 0)
         self.trainer = advance_to(Trainer(docs, config), self.step)
 
+    def record(self, doc):
+        return self.trainer.record(self.trainer.tokenizer.check(doc))
+
     def describe(self):
         c = self.config
         return f"{self.preset}, seed {c.seed}, lr {c.learning_rate:g}, after {self.step} of {c.num_steps} steps"
@@ -98,28 +140,89 @@ def _show(trace, node, value):
     return f"#{node} {label}: {value:.6e}"
 
 
+def _source(trace, node):
+    """'model.py:57' for where a node was made, or '' when the recording does not say."""
+    attrs = trace.graph.nodes[node]
+    file, line = attrs.get("file"), attrs.get("line")
+    return f"{Path(file).name}:{line}" if file and line else ""
+
+
+def _divergence_json(trace_a, trace_b, divergence):
+    if divergence is None:
+        return None
+    node = divergence.node
+    return {"node": node, "scope": divergence.scope, "a": divergence.a, "b": divergence.b,
+            "source_a": _source(trace_a, node), "source_b": _source(trace_b, node)}
+
+
+def _max_abs(delta):
+    finite = np.abs(delta[np.isfinite(delta)])
+    return float(finite.max()) if len(finite) else 0.0
+
+
+def _doc_to_record(run_a, run_b, args):
+    """The doc both sides record: the script's when one side is a script, else --doc or run A's doc at its step."""
+    script_docs = [r.doc for r in (run_a, run_b) if r.doc is not None]
+    if len(script_docs) == 2:
+        return script_docs[0]
+    if script_docs:
+        if args.doc is not None and args.doc != script_docs[0]:
+            raise UserError(f"--doc {args.doc!r} cannot apply: the script trained on {script_docs[0]!r} at that step")
+        return script_docs[0]
+    return args.doc if args.doc is not None else run_a.trainer.doc_for_step(run_a.step)
+
+
+def _make_run(args, spec, docs):
+    return _ScriptRun(args, spec) if "script" in spec else _Run(args, spec, docs())
+
+
+def _where(trace_a, trace_b, node):
+    """' (A: model.py:57, B: my_gpt.py:80)', or '' when neither recording says."""
+    a, b = _source(trace_a, node), _source(trace_b, node)
+    if not (a or b):
+        return ""
+    return f" (made at A: {a or '?'}, B: {b or '?'})" if a != b else f" (made at {a})"
+
+
 def run(args):
     if args.tolerance < 0:
         raise UserError(f"--tolerance must be >= 0, got {args.tolerance}")
-    docs = load_docs(resolve_data_path(args.data))
-    run_a = _Run(args, args.a, docs)
-    run_b = _Run(args, args.b, docs)
-    doc = args.doc if args.doc is not None else run_a.trainer.doc_for_step(run_a.step)
-    trace_a = run_a.trainer.record(run_a.trainer.tokenizer.check(doc))
-    trace_b = run_b.trainer.record(run_b.trainer.tokenizer.check(doc))
+    loaded = []
+
+    def docs():  # read once, and only when a side is the built-in model
+        if not loaded:
+            loaded.append(load_docs(resolve_data_path(args.data)))
+        return loaded[0]
+
+    run_a = _make_run(args, args.a, docs)
+    run_b = _make_run(args, args.b, docs)
+    doc = _doc_to_record(run_a, run_b, args)
+    trace_a, trace_b = run_a.record(doc), run_b.record(doc)
     try:
         result = diff(trace_a, trace_b, args.tolerance)
     except ShapeMismatch as e:
-        raise UserError(str(e)) from None
+        if not args.json:
+            raise UserError(str(e)) from None
+        first = e.first
+        print(json.dumps({
+            "a": run_a.describe(), "b": run_b.describe(), "doc": doc, "same_shape": False,
+            "nodes_a": trace_a.num_nodes, "nodes_b": trace_b.num_nodes, "message": str(e),
+            "first_shape_difference": first and {
+                "node": first.node, "op_a": first.op_a, "scope_a": first.scope_a, "op_b": first.op_b, "scope_b": first.scope_b},
+        }))
+        return 0
 
     first_data, first_grad = result.first_data_divergence, result.first_grad_divergence
+    first_local = result.first_local_grad_divergence
     if args.json:
         print(json.dumps({
-            "a": run_a.describe(), "b": run_b.describe(), "doc": doc, "nodes": trace_a.num_nodes,
+            "a": run_a.describe(), "b": run_b.describe(), "doc": doc, "same_shape": True, "nodes": trace_a.num_nodes,
             "loss_a": trace_a.loss, "loss_b": trace_b.loss, "loss_delta": result.loss_delta,
+            "max_abs_data_diff": _max_abs(result.data_delta), "max_abs_grad_diff": _max_abs(result.grad_delta),
             "data_changed": int(result.data_changed.sum()), "grad_changed": int(result.grad_changed.sum()),
-            "first_data_divergence": first_data and first_data.node,
-            "first_grad_divergence": first_grad and first_grad.node,
+            "first_data_divergence": _divergence_json(trace_a, trace_b, first_data),
+            "first_grad_divergence": _divergence_json(trace_a, trace_b, first_grad),
+            "first_local_grad_divergence": _divergence_json(trace_a, trace_b, first_local),
             "scopes": [{"scope": s.scope, "changed": s.changed, "data_change": s.data_change, "grad_change": s.grad_change, "node": s.node} for s in result.scopes[: args.top]],
         }))
         return 0
@@ -135,9 +238,14 @@ def run(args):
     n = trace_a.num_nodes
     print(f"changed: data in {int(result.data_changed.sum())} of {n} nodes, grads in {int(result.grad_changed.sum())}")
     if first_data:
-        print(f"first data divergence (forward order): {_show(trace_a, first_data.node, first_data.a)} -> {first_data.b:.6e}")
+        print(f"first data divergence (forward order): {_show(trace_a, first_data.node, first_data.a)} -> {first_data.b:.6e}"
+              f"{_where(trace_a, trace_b, first_data.node)}")
     if first_grad:
-        print(f"first grad divergence (backward order): {_show(trace_a, first_grad.node, first_grad.a)} -> {first_grad.b:.6e}")
+        print(f"first grad divergence (backward order): {_show(trace_a, first_grad.node, first_grad.a)} -> {first_grad.b:.6e}"
+              f"{_where(trace_a, trace_b, first_grad.node)}")
+    if first_local:
+        print(f"first local gradient that differs (backward order): {_show(trace_a, first_local.node, first_local.a)} -> "
+              f"{first_local.b:.6e}, on its argument #{first_local.operand}{_where(trace_a, trace_b, first_local.node)}")
     if args.top:
         print("scopes that changed most (RMS change relative to A's RMS):")
         print(f"  {'scope':<30} {'nodes':>6} {'changed':>7} {'data':>9} {'grad':>9}  most changed")

@@ -113,7 +113,10 @@ def test_cli_diff_specs_and_json(cli, small_data):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["doc"] == "mia" and "seed 7, lr 0.02" in summary["b"]
-    assert summary["data_changed"] > 0 and isinstance(summary["first_data_divergence"], int)
+    assert summary["data_changed"] > 0 and summary["same_shape"] is True
+    first = summary["first_data_divergence"]
+    assert isinstance(first["node"], int) and first["a"] != first["b"] and first["source_a"] == first["source_b"]
+    assert summary["max_abs_data_diff"] > 0 and summary["max_abs_grad_diff"] > 0
     same = cli("diff", "--data", small_data, "--b", "step=0")
     assert same.returncode == 0 and "identical" in same.stdout
 
