@@ -115,14 +115,14 @@ def render_diagram(source, fmt, fit=None):
     # so viewers show its top-left corner only: dpi is for PNG alone.
     dpi = PNG_DPI if fmt == "png" else 72
     attrs = [f"dpi={dpi}"]
-    if fit is not None:
+    if fit is not None and fmt != "svg":
         width, height = fit
         # `!` scales up as well as down; the size includes the pad, and is floored so rounding
         # never makes the picture a pixel larger than asked
         attrs.append(f'size="{math.floor(width / dpi * 1e4) / 1e4:.4f},{math.floor(height / dpi * 1e4) / 1e4:.4f}!"')
     drawn = run_dot(_with_graph_attrs(source, attrs), fmt, timeout=120)
     if fmt == "svg" and fit is not None:
-        drawn = _svg_size_in_pixels(drawn)
+        drawn = _svg_fitted(drawn, fit)
     return drawn
 
 
@@ -132,11 +132,14 @@ def _with_graph_attrs(source, attrs):
     return f"{source[:end]}  graph [{', '.join(attrs)}];\n{source[end:]}"
 
 
-def _svg_size_in_pixels(svg):
-    """The SVG's page size in px rather than pt: a fitted SVG's numbers are the pixels asked for
-    (a browser draws 1 pt as 1.33 px)."""
+def _svg_fitted(svg, fit):
+    """The SVG with its page size set to fit the box, in px, its viewBox left as drawn: the viewer
+    scales exactly (Graphviz's own `size` rounds its scale to two digits and crops a few pixels)."""
     text = svg.decode("utf-8")
-    text = re.sub(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', r'<svg width="\1px" height="\2px"', text, count=1)
+    view_box = re.search(r'viewBox="([-\d.]+) ([-\d.]+) ([\d.]+) ([\d.]+)"', text)
+    factor = fit_factor((float(view_box.group(3)), float(view_box.group(4))), fit)
+    width, height = (float(view_box.group(i)) * factor for i in (3, 4))
+    text = re.sub(r'<svg width="[\d.]+pt" height="[\d.]+pt"', f'<svg width="{width:.2f}px" height="{height:.2f}px"', text, count=1)
     return text.encode("utf-8")
 
 
