@@ -10,7 +10,8 @@ for bit.
 
 For exports: `grads_at(trace, k)` is the array a view can be coloured by at position k,
 `trace_at(trace, k)` a Trace showing it, `regraded(rendered, frame)` a laid-out view
-recoloured for it and `describe_position(trace, k)` a title line (core/views/export_replay.py).
+recoloured for it, `unreached_boxes(rendered, trace, k)` the boxes backward has not reached yet and
+`describe_position(trace, k)` a title line (core/views/export_replay.py).
 Only the recorded edges are read (core/trace/wiring.py), so a script's step with ops the tape
 cannot recompute (micrograd's tanh) replays too.
 """
@@ -41,6 +42,11 @@ class BackwardReplay:
         last_consumer = np.full(n, n, dtype=np.int64)  # the loss has no consumer: final from the start
         np.minimum.at(last_consumer, producer, consumer)
         self._final_from = n - last_consumer  # position from which a node's grad is complete
+        first_consumer = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(first_consumer, producer, consumer)
+        # position from which a node has had a contribution (maybe 0); never (size + 1) without consumers
+        self._reached_from = np.where(first_consumer >= 0, n - first_consumer, n + 1)
+        self._reached_from[self.loss_node] = 0
 
     @property
     def positions(self):
@@ -70,6 +76,12 @@ class BackwardReplay:
         """Mask of the nodes backward has visited at position k."""
         k = self._check(k)
         return np.arange(self.size) >= self.size - k
+
+    def reached(self, k):
+        """Mask of the nodes backward has reached at position k: the loss, and every node one of whose
+        consumers has been visited. An unreached node's grad of 0 means "nothing yet", not "small"."""
+        k = self._check(k)
+        return self._reached_from <= k
 
     def complete(self, k):
         """Mask of the nodes whose grad is final at position k (every consumer has been visited)."""
@@ -150,13 +162,19 @@ def regraded(rendered, frame):
     return replace(rendered, nodes=nodes, trace=frame)
 
 
+def unreached_boxes(rendered, trace, k):
+    """Visible ids of the boxes of `rendered` (a view of `trace`) none of whose members backward has
+    reached at position k: a frame draws them apart from boxes with a small grad."""
+    reached = replay_of(trace).reached(k)
+    return frozenset(n.id for n in rendered.nodes if len(n.members) and not reached[n.members].any())
+
+
 def describe_position(trace, k):
     """One line saying where backward stands at position k, for the title of an exported frame."""
     replay = replay_of(trace)
     k = replay._check(k)
     n = replay.size
-    width = len(str(n))  # numbers right-aligned: a deck's frames read alike
-    where = f"backward replay: {k:>{width}} of {n} nodes visited ({100 * k / n:5.1f}%)"
+    where = f"backward replay: {k} of {n} nodes visited ({100 * k / n:.1f}%)"
     if k == 0:
         return f"{where}, only the loss has its grad of 1"
     if k == n:

@@ -25,6 +25,8 @@ MAGNITUDE_STOPS = np.array([[255, 255, 229], [254, 196, 79], [236, 112, 20], [14
 # attention weights in [0, 1]: white -> deep blue
 WEIGHT_STOPS = np.array([[247, 251, 255], [107, 174, 214], [8, 48, 107]], dtype=float)
 NONFINITE = np.array([160, 0, 200], dtype=float)
+# a replay frame's boxes backward has not reached yet: no grad at all, which is not a small grad
+UNREACHED = np.array([200, 200, 205], dtype=float)
 MASKED = np.array([225, 225, 225], dtype=float)
 DARK_TEXT = np.array([20, 20, 20], dtype=float)
 LIGHT_TEXT = np.array([255, 255, 255], dtype=float)
@@ -40,6 +42,8 @@ class Scale:
     signed_values: bool  # single values use the blue-white-red scale (every mode but |grad|)
     decades: int = DECADES  # the scale is logarithmic over this many decades below `top`
     note: str = ""  # what the colours stand for beyond the mode (the change being shown), for the legend
+    # visible ids of the boxes backward has not reached yet, in a frame of a backward replay
+    unreached: frozenset = frozenset()
 
     @property
     def quantity(self):
@@ -60,6 +64,14 @@ class Scale:
     def log_caption(self):
         return f"log scale, {self.decades} decades"
 
+    @property
+    def unreached_caption(self):
+        return "grey, dashed: backward has not reached it yet (no grad so far)"
+
+    def decade_marks(self):
+        """The magnitudes at which the log scale's decades start, smallest first, ending at `top`."""
+        return [self.top * 10.0 ** -d for d in range(self.decades, -1, -1)]
+
     def legend_line(self):
         """The legend in one line of text, for an exported diagram's heading (the app draws the same words)."""
         if self.top == 0:
@@ -70,7 +82,8 @@ class Scale:
             parts.append(f"{self.value_caption}: blue -{top} … white 0 … red +{top}")
         parts.append(f"{self.magnitude_caption}: pale yellow 0 … dark brown {top}")
         parts.append("purple NaN / inf")
-        parts.append(self.log_caption)
+        marks = ", ".join(format_number(m) for m in self.decade_marks())
+        parts.append(f"{self.log_caption}: {marks} (less looks like 0)")
         return "fill: " + "; ".join(parts)
 
 
@@ -103,6 +116,8 @@ def fill_of(node, scale):
     """
     if node.nonfinite:
         return NONFINITE
+    if node.id in scale.unreached:
+        return UNREACHED
     mode = scale.mode
     if node.kind == "value" and scale.signed_values:
         return diverging_rgb(node.data if mode == "data" else node.grad, scale.top)

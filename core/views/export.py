@@ -11,13 +11,17 @@ to install it) when it is missing. Views above MAX_NODES visible nodes are refus
 ViewTooLarge instead of freezing the machine.
 """
 import html
+import json
 import math
+import re
 
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
 from core.views.layout import nesting, quote, run_dot
 
 FORMATS = ("dot", "svg", "pdf", "png")
+PNG_DPI = 96  # PNG pixels per inch; SVG and PDF are drawn at Graphviz's own 72 (see render_diagram)
+PAD = 0.3  # inches of page around the drawing
 MAX_NODES = 2000
 READABLE_EDGES = 400  # above this many edges, edge labels only add ink
 
@@ -55,7 +59,7 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         "digraph microgpt {",
         f"  graph [rankdir={rankdir}, bgcolor={quote(th.background)}, fontname={quote(th.font)}, "
         f"fontsize={th.title_size:g}, fontcolor={quote(th.text)}, nodesep={th.nodesep:g}, ranksep={th.ranksep:g}, "
-        f'newrank=true, labelloc=t, labeljust=l, forcelabels=false, pad=0.3, dpi={th.dpi}];',
+        f'newrank=true, labelloc=t, labeljust=l, forcelabels=false, pad={PAD:g}];',
         f"  node [fontname={quote(th.font)}, fontsize={th.font_size:g}, fontcolor={quote(th.text)}, "
         f"color={quote(th.border)}, penwidth={th.penwidth:g}, style=filled, fillcolor={quote(th.node_fill)}, "
         "margin=\"0.1,0.04\"];",
@@ -65,6 +69,8 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
     heading = title.split("\n") if title else []  # one heading line per line of the title
     if scale is not None:
         heading.append(scale.legend_line())
+        if scale.unreached:
+            heading.append(scale.unreached_caption)
     if heading and heading_size:
         out.append(f"  label={_fixed_heading(heading, heading_size)};")
     elif heading:
@@ -97,11 +103,61 @@ def _fixed_heading(lines, size):
             f'WIDTH="{width}" HEIGHT="{height}"><TR><TD ALIGN="LEFT" BALIGN="LEFT">{body}</TD></TR></TABLE>>')
 
 
-def render_diagram(source, fmt):
-    """Bytes of the diagram in `fmt` (svg, pdf, png), laid out and drawn by Graphviz's dot."""
+def render_diagram(source, fmt, fit=None):
+    """Bytes of the diagram in `fmt` (svg, pdf, png), laid out and drawn by Graphviz's dot.
+
+    fit: (width, height) the whole picture is scaled into (down or up), keeping its aspect:
+    pixels for PNG and SVG, points for PDF.
+    """
     if fmt not in FORMATS or fmt == "dot":
         return source.encode("utf-8") if fmt == "dot" else _bad_format(fmt)
-    return run_dot(source, fmt, timeout=120)
+    # Graphviz 2.43 draws an SVG or PDF at any dpi but 72 scaled up inside a viewBox that is not,
+    # so viewers show its top-left corner only: dpi is for PNG alone.
+    dpi = PNG_DPI if fmt == "png" else 72
+    attrs = [f"dpi={dpi}"]
+    if fit is not None and fmt != "svg":
+        width, height = fit
+        # `!` scales up as well as down; the size includes the pad, and is floored so rounding
+        # never makes the picture a pixel larger than asked
+        attrs.append(f'size="{math.floor(width / dpi * 1e4) / 1e4:.4f},{math.floor(height / dpi * 1e4) / 1e4:.4f}!"')
+    drawn = run_dot(_with_graph_attrs(source, attrs), fmt, timeout=120)
+    if fmt == "svg" and fit is not None:
+        drawn = _svg_fitted(drawn, fit)
+    return drawn
+
+
+def _with_graph_attrs(source, attrs):
+    """DOT source with graph attributes set last, so they win over the ones in its header."""
+    end = source.rstrip().rfind("}")
+    return f"{source[:end]}  graph [{', '.join(attrs)}];\n{source[end:]}"
+
+
+def _svg_fitted(svg, fit):
+    """The SVG with its page size set to fit the box, in px, its viewBox left as drawn: the viewer
+    scales exactly (Graphviz's own `size` rounds its scale to two digits and crops a few pixels)."""
+    text = svg.decode("utf-8")
+    view_box = re.search(r'viewBox="([-\d.]+) ([-\d.]+) ([\d.]+) ([\d.]+)"', text)
+    factor = fit_factor((float(view_box.group(3)), float(view_box.group(4))), fit)
+    width, height = (float(view_box.group(i)) * factor for i in (3, 4))
+    text = re.sub(r'<svg width="[\d.]+pt" height="[\d.]+pt"', f'<svg width="{width:.2f}px" height="{height:.2f}px"', text, count=1)
+    return text.encode("utf-8")
+
+
+def measure(source):
+    """(width, height) of the whole picture at its natural size in points (pad included), and the
+    size in points of the smallest text drawn in it, from Graphviz's layout."""
+    laid_out = json.loads(run_dot(_with_graph_attrs(source, ["dpi=72"]), "json", timeout=120))
+    x0, y0, x1, y1 = (float(v) for v in laid_out["bb"].split(","))
+    sizes = [op["size"] for obj in [laid_out, *laid_out.get("objects", ()), *laid_out.get("edges", ())]
+             for key, ops in obj.items() if key.startswith("_") and key.endswith("draw_")
+             for op in ops if op.get("op") == "F"]
+    pad = 2 * PAD * 72
+    return (x1 - x0 + pad, y1 - y0 + pad), min(sizes, default=0.0)
+
+
+def fit_factor(natural, fit):
+    """How much a picture of `natural` size (points) is scaled to fit `fit` (px per point)."""
+    return min(fit[0] / natural[0], fit[1] / natural[1])
 
 
 def _bad_format(fmt):
@@ -140,6 +196,8 @@ def _node(n, th, scale, sizes, indent):
         attrs["label"] = _group_label(n, th.one_line)
         attrs["fillcolor"] = fill or th.group_fill
     attrs["fontcolor"] = hex_colour(text_rgb_on(fill_rgb)) if fill_rgb is not None else th.text
+    if scale is not None and n.id in scale.unreached:
+        attrs["style"] = attrs.get("style", "filled") + ",dashed"
     if sizes and n.id in sizes:
         attrs["width"], attrs["height"] = (f"{x:.4f}" for x in sizes[n.id])
         attrs["fixedsize"] = "true"

@@ -51,6 +51,17 @@ def positive_float(text):
     return value
 
 
+def box_size(text):
+    """WIDTHxHEIGHT, two whole numbers > 0 (e.g. 1920x1080) -> (width, height)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}")
+    width, height = (int(p) for p in parts)
+    if width <= 0 or height <= 0:
+        raise argparse.ArgumentTypeError(f"width and height must be > 0, got {text!r}")
+    return width, height
+
+
 def add_common(parser):
     parser.add_argument("--data", metavar="FILE", help="text file, one document per line (default: ./input.txt if present, else the embedded names)")
     parser.add_argument("--preset", default="original", help="original (default) or latest")
@@ -89,12 +100,21 @@ def make_trainer(args):
     return Trainer(docs, config)
 
 
-def check_writable(path):
-    """Fail before any work is done if `path` cannot be written."""
+def check_writable(path, make_folder=False):
+    """Fail before any work is done if `path` cannot be written; with make_folder, create its folder
+    (and the folders above it) first when missing."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"output path is a directory: {path}")
     parent = path.parent if str(path.parent) else Path(".")
+    if make_folder and not parent.is_dir():
+        in_the_way = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+        if in_the_way is not None:
+            raise UserError(f"cannot create the output folder {parent}: {in_the_way} is a file")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create the output folder {parent}: {e.strerror or e}") from None
     if not parent.is_dir():
         raise UserError(f"output folder does not exist: {parent}")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -109,7 +109,7 @@ def test_frames_spread_over_the_span_that_changes_the_view(trace, softmax_view):
 
 def test_titles_say_where_backward_stands(trace):
     n = trace.num_nodes
-    assert describe_position(trace, 0) == f"backward replay: {0:>{len(str(n))}} of {n} nodes visited (  0.0%), only the loss has its grad of 1"
+    assert describe_position(trace, 0) == f"backward replay: 0 of {n} nodes visited (0.0%), only the loss has its grad of 1"
     assert describe_position(trace, n).endswith("backward done: the recorded grads")
     middle = describe_position(trace, 100)
     assert f"next #{n - 101} in {trace.scope[n - 101]}" in middle
@@ -169,7 +169,7 @@ def test_cli_backward_step(data_file, capsys):
     others = {f for i, f in fills(start).items() if i != loss_box}
     assert len(others) == 1 and fills(start)[loss_box] not in others  # only the loss is coloured
     assert len(set(fills(done).values())) > 5
-    assert heading(start)[1].startswith(f"backward replay: {0:>{len(str(n))}} of {n} nodes visited")
+    assert heading(start)[1].startswith(f"backward replay: 0 of {n} nodes visited (0.0%)")
 
 
 def test_cli_backward_step_out_of_range(data_file, capsys):
@@ -204,11 +204,13 @@ def test_cli_frames_write_a_deck(data_file, tmp_path, capsys):
 
 def test_cli_frame_errors(data_file, tmp_path, capsys):
     base = ["export", "--data", str(data_file), "--doc", "emma"]
+    blocker = tmp_path / "notes.txt"  # a file where the output folder would go
+    blocker.write_text("")
     for extra, fragment in (
         (["--frames", "3"], "--frames writes one file per frame: give -o FILE"),
         (["--frames", "1", "-o", str(tmp_path / "x.dot")], "at least 2 frames"),
         (["--frames", "3", "--backward-step", "4", "-o", str(tmp_path / "x.dot")], "not allowed with argument"),
-        (["--frames", "3", "-o", str(tmp_path / "missing" / "x.dot")], "output folder does not exist"),
+        (["--frames", "3", "-o", str(blocker / "deck" / "x.dot")], f"cannot create the output folder {blocker / 'deck'}: {blocker} is a file"),
         (["--token", "1", "--scope", "pos1/loss", "--level", "scalar", "--frames", "100000", "-o", str(tmp_path / "x.dot")], "ask for at most"),
     ):
         assert main(base + extra) == 2, extra

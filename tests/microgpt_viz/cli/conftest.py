@@ -34,3 +34,11 @@ def pytest_runtest_setup(item):
 def pytest_runtest_call(item):
     with cyclic_gc_paused():
         return (yield)
+
+
+@pytest.fixture(scope="session")
+def four_names(tmp_path_factory):
+    """A data file of four names (read only: tests write elsewhere)."""
+    path = tmp_path_factory.mktemp("cli_data") / "names.txt"
+    path.write_text("emma\nolivia\nava\nmia\n")
+    return path
