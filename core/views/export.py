@@ -16,6 +16,7 @@ import math
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
 from core.views.layout import nesting, quote, run_dot
+from core.views.rendered import box_text
 
 FORMATS = ("dot", "svg", "pdf", "png")
 MAX_NODES = 2000
@@ -155,24 +156,8 @@ def _node(n, th, scale, sizes, indent):
 
 
 def _group_label(n, one_line):
-    """Name and size of a collapsed group; the enclosing box already says where it is."""
-    name = n.label
-    if n.kind == "vector" and n.parent == n.scope and ": " in name:
-        name = name.split(": ", 1)[1]
-    elif n.kind != "vector" and n.parent is None and "/" in n.scope:
-        name = n.scope  # no box around it: give the whole path
-    elif n.scope.startswith("params/"):
-        name = f"param {n.label}"
-    if n.kind == "vector" and n.count == _units(n):
-        return name  # `16 × +` says the count already
-    if one_line:
-        return f"{name} · {n.count}"
-    return f"{name}\\n{n.count} value{'s' if n.count != 1 else ''}"
-
-
-def _units(n):
-    head = n.label.rsplit(" × ", 1)[0].rsplit(" ", 1)[-1]
-    return int(head) if head.isdigit() else -1
+    """The box text the app shows too (core/views/rendered.box_text), on one line or stacked."""
+    return (" · " if one_line else "\\n").join(box_text(n))
 
 
 def _attr(key, value):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.trace.index import gather, index_of
+from core.views.rendered import box_text
 
 FONT_SIZE = 10.0  # points; the box sizes below assume this font
 CHAR_WIDTH = 0.62 * FONT_SIZE  # average advance of a monospace-ish character
@@ -87,10 +88,12 @@ def run_dot(source, fmt, timeout=60):
 
 # ---- box sizes -------------------------------------------------------------------------
 def box_lines(node):
-    """Text lines a box is sized for (and the app can draw): name and count, or op, data, grad."""
+    """Text lines a box is sized for (and the app can draw): op, data, grad, or the group's box_text."""
     if node.kind == "value" and node.op != "sum":
         return [node.label, "data", "grad"]
-    return [node.label, f"{node.count} values"]
+    if node.kind == "value":
+        return [node.label, "= data"]
+    return box_text(node)
 
 
 def box_size(node):
@@ -99,7 +102,9 @@ def box_size(node):
         chars = max(VALUE_CHARS, len(node.label) + 2)
         lines = 3
     else:
-        chars = max(GROUP_MIN_CHARS, len(node.label) + 2, len(f"{node.count} values") + 6)
+        name, *size = box_lines(node)
+        # the size line is set in a smaller font; the extra characters are its margin of error
+        chars = max([GROUP_MIN_CHARS, len(name) + 2] + [len(line) + 4 for line in size])
         lines = 2
     return chars * CHAR_WIDTH + 2 * PAD, lines * LINE_HEIGHT + 2 * PAD
 
