@@ -15,7 +15,7 @@ import math
 
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
-from core.views.layout import nesting, quote, run_dot
+from core.views.layout import nesting, order_lines, quote, run_dot, sibling_runs
 from core.views.rendered import box_text
 
 FORMATS = ("dot", "svg", "pdf", "png")
@@ -72,10 +72,12 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         text = "".join(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l" for line in heading)
         out.append(f'  label="{text}";')
     children, members = nesting(rendered)
+    runs = sibling_runs(rendered, children, members)
     for n in members.get(None, []):
         out.append(_node(n, th, scale, sizes, "  "))
     for c in children.get(None, []):
-        _cluster(c, children, members, th, scale, sizes, out, "  ")
+        _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, "  ")
+    out.extend(order_lines(runs.get(None, []), rankdir, "  "))
     label_edges = len(rendered.edges) <= READABLE_EDGES
     for e in rendered.edges:
         out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges)};")
@@ -166,7 +168,7 @@ def _attr(key, value):
     return quote(value)
 
 
-def _cluster(c, children, members, th, scale, sizes, out, indent):
+def _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, indent):
     out.append(f"{indent}subgraph {quote('cluster_' + c.id)} {{")
     label = c.label
     if "#" in c.id and ": " in label:
@@ -180,7 +182,8 @@ def _cluster(c, children, members, th, scale, sizes, out, indent):
     for n in members.get(c.id, []):
         out.append(_node(n, th, scale, sizes, indent + "  "))
     for child in children.get(c.id, []):
-        _cluster(child, children, members, th, scale, sizes, out, indent + "  ")
+        _cluster(child, children, members, runs, rankdir, th, scale, sizes, out, indent + "  ")
+    out.extend(order_lines(runs.get(c.id, []), rankdir, indent + "  "))
     out.append(f"{indent}}}")
 
 
