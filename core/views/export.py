@@ -17,7 +17,8 @@ import re
 
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
-from core.views.layout import nesting, quote, run_dot
+from core.views.layout import nesting, order_lines, quote, run_dot, sibling_runs
+from core.views.rendered import box_text
 
 FORMATS = ("dot", "svg", "pdf", "png")
 PNG_DPI = 96  # PNG pixels per inch; SVG and PDF are drawn at Graphviz's own 72 (see render_diagram)
@@ -77,10 +78,12 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         text = "".join(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l" for line in heading)
         out.append(f'  label="{text}";')
     children, members = nesting(rendered)
+    runs = sibling_runs(rendered, children, members)
     for n in members.get(None, []):
         out.append(_node(n, th, scale, sizes, "  "))
     for c in children.get(None, []):
-        _cluster(c, children, members, th, scale, sizes, out, "  ")
+        _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, "  ")
+    out.extend(order_lines(runs.get(None, []), rankdir, "  "))
     label_edges = len(rendered.edges) <= READABLE_EDGES
     for e in rendered.edges:
         out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges)};")
@@ -213,24 +216,8 @@ def _node(n, th, scale, sizes, indent):
 
 
 def _group_label(n, one_line):
-    """Name and size of a collapsed group; the enclosing box already says where it is."""
-    name = n.label
-    if n.kind == "vector" and n.parent == n.scope and ": " in name:
-        name = name.split(": ", 1)[1]
-    elif n.kind != "vector" and n.parent is None and "/" in n.scope:
-        name = n.scope  # no box around it: give the whole path
-    elif n.scope.startswith("params/"):
-        name = f"param {n.label}"
-    if n.kind == "vector" and n.count == _units(n):
-        return name  # `16 × +` says the count already
-    if one_line:
-        return f"{name} · {n.count}"
-    return f"{name}\\n{n.count} value{'s' if n.count != 1 else ''}"
-
-
-def _units(n):
-    head = n.label.rsplit(" × ", 1)[0].rsplit(" ", 1)[-1]
-    return int(head) if head.isdigit() else -1
+    """The box text the app shows too (core/views/rendered.box_text), on one line or stacked."""
+    return (" · " if one_line else "\\n").join(box_text(n))
 
 
 def _attr(key, value):
@@ -239,7 +226,7 @@ def _attr(key, value):
     return quote(value)
 
 
-def _cluster(c, children, members, th, scale, sizes, out, indent):
+def _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, indent):
     out.append(f"{indent}subgraph {quote('cluster_' + c.id)} {{")
     label = c.label
     if "#" in c.id and ": " in label:
@@ -253,7 +240,8 @@ def _cluster(c, children, members, th, scale, sizes, out, indent):
     for n in members.get(c.id, []):
         out.append(_node(n, th, scale, sizes, indent + "  "))
     for child in children.get(c.id, []):
-        _cluster(child, children, members, th, scale, sizes, out, indent + "  ")
+        _cluster(child, children, members, runs, rankdir, th, scale, sizes, out, indent + "  ")
+    out.extend(order_lines(runs.get(c.id, []), rankdir, indent + "  "))
     out.append(f"{indent}}}")
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.trace.index import gather, index_of
+from core.views.rendered import box_text
 
 FONT_SIZE = 10.0  # points; the box sizes below assume this font
 CHAR_WIDTH = 0.62 * FONT_SIZE  # average advance of a monospace-ish character
@@ -87,10 +88,12 @@ def run_dot(source, fmt, timeout=60):
 
 # ---- box sizes -------------------------------------------------------------------------
 def box_lines(node):
-    """Text lines a box is sized for (and the app can draw): name and count, or op, data, grad."""
+    """Text lines a box is sized for (and the app can draw): op, data, grad, or the group's box_text."""
     if node.kind == "value" and node.op != "sum":
         return [node.label, "data", "grad"]
-    return [node.label, f"{node.count} values"]
+    if node.kind == "value":
+        return [node.label, "= data"]
+    return box_text(node)
 
 
 def box_size(node):
@@ -99,7 +102,9 @@ def box_size(node):
         chars = max(VALUE_CHARS, len(node.label) + 2)
         lines = 3
     else:
-        chars = max(GROUP_MIN_CHARS, len(node.label) + 2, len(f"{node.count} values") + 6)
+        name, *size = box_lines(node)
+        # the size line is set in a smaller font; the extra characters are its margin of error
+        chars = max([GROUP_MIN_CHARS, len(name) + 2] + [len(line) + 4 for line in size])
         lines = 2
     return chars * CHAR_WIDTH + 2 * PAD, lines * LINE_HEIGHT + 2 * PAD
 
@@ -119,10 +124,12 @@ def layout_source(rendered, rankdir="TB"):
         '  node [shape=box, fixedsize=true, label=""];',
     ]
     children, members = nesting(rendered)
+    runs = sibling_runs(rendered, children, members)
     for n in members.get(None, []):
         lines.append(_node_line(n, "  "))
     for c in children.get(None, []):
-        _cluster_lines(c, children, members, lines, "  ")
+        _cluster_lines(c, children, members, runs, rankdir, lines, "  ")
+    lines.extend(order_lines(runs.get(None, []), rankdir, "  "))
     for e in rendered.edges:
         lines.append(f"  {quote(e.source)} -> {quote(e.target)};")
     lines.append("}")
@@ -156,7 +163,112 @@ def nesting(rendered):
     for n in rendered.nodes:
         members.setdefault(boxed_parent(n.parent), []).append(n)
     _merge_single_chains(children, members)
+    _sort_in_model_order(rendered, children)
     return children, members
+
+
+def _sort_in_model_order(rendered, children):
+    """Sibling boxes listed in the order the model computes them: pos0 before pos1 (and pos9
+    before pos10), head0 before head1, whatever order the groups were numbered in.
+
+    A box's place is its earliest visible node: rendered.nodes come in the order of their first
+    scalar member, the order the forward pass made them.
+    """
+    place = {n.id: k for k, n in enumerate(rendered.nodes)}
+    parent_of = {c.id: parent for parent, clusters in children.items() for c in clusters}
+    enclosing = {c.id: c.parent for c in rendered.clusters}
+    first = {}
+    for n in rendered.nodes:  # in model order, so the first node met inside a box is its earliest
+        group = n.parent
+        while group is not None and group not in parent_of:  # a group drawn without a box of its own
+            group = enclosing.get(group)
+        while group is not None and group not in first:
+            first[group] = place[n.id]
+            group = parent_of[group]
+    for clusters in children.values():
+        clusters.sort(key=lambda c: first.get(c.id, len(place)))
+
+
+# ---- siblings in model order -----------------------------------------------------------------
+def sibling_runs(rendered, children, members):
+    """Parent id (None: the top) -> runs of its children to draw side by side in model order.
+
+    A run is made of siblings (closed boxes or open groups in one box) whose first nodes lie at
+    the same depth of the view's graph: parallel copies such as positions, heads, or q k v,
+    which dot puts side by side on its own but in an order of its choosing (pos0 pos3 pos1 pos2).
+    Each run lists, in model order, the deepest node of each sibling (the one order_lines hangs
+    its anchor from) and whether the sibling is a closed box (the node itself). Single values and parameter matrices are left where dot puts them: a row
+    of parameters held together would pull each one far from the block that uses it.
+    """
+    depth = _longest_path_depths(rendered)
+    place = {n.id: k for k, n in enumerate(rendered.nodes)}
+    inside = {}  # cluster id -> visible nodes drawn in it, at any nesting
+    parent_of = {c.id: parent for parent, clusters in children.items() for c in clusters}
+    for parent, nodes in members.items():
+        group = parent
+        while group is not None:
+            inside.setdefault(group, []).extend(nodes)
+            group = parent_of.get(group)
+    runs = {}
+    for parent in parent_of:  # see order_lines for why the top level is left to dot
+        siblings = [(n.id, [n]) for n in members.get(parent, []) if n.kind != "value" and not n.scope.startswith("params")]
+        siblings += [(c.id, inside[c.id]) for c in children.get(parent, []) if c.id in inside and not c.id.startswith("params")]
+        by_depth = {}
+        for sibling, nodes in sorted(siblings, key=lambda s: min(place[n.id] for n in s[1])):
+            entry = min(nodes, key=lambda n: place[n.id])
+            deepest = max(nodes, key=lambda n: (depth[n.id], place[n.id]))
+            by_depth.setdefault(depth[entry.id], []).append((deepest.id, len(nodes) == 1 and nodes[0].id == sibling))
+        # closed boxes alone are left to dot: anchors below a row of them did not hold its order
+        found = [run for _, run in sorted(by_depth.items()) if len(run) > 1 and not any(is_box for _, is_box in run)]
+        if found:
+            runs[parent] = found
+    return runs
+
+
+ANCHOR = "order"  # names the invisible anchors; the space after it keeps them apart from every visible id
+
+
+def order_lines(runs, rankdir, indent):
+    """DOT lines that hold runs of siblings (see sibling_runs) in model order.
+
+    dot keeps the order of invisible edges between nodes on one rank only outside clusters, and
+    drops them between nodes of two clusters, so siblings are held by crossings instead: below
+    each run, in the parent's box, a row of invisible anchors in model order, each hung from one
+    sibling's deepest node. The row lies below every sibling, where a sibling out of order would
+    make two of those lines cross, which dot avoids. Under rankdir LR dot turns the row so that
+    its first node ends up at the bottom: the row is written backwards.
+    """
+    lines = []
+    for run in runs:
+        boxes = [quote(node) for node, is_box in run if is_box]
+        if len(boxes) > 1:  # closed boxes of one depth side by side, as they would be without the anchors
+            lines.append(f"{indent}{{rank=same; {'; '.join(boxes)};}}")
+        anchors = [quote(f"{ANCHOR} {node}") for node, _ in run]
+        for anchor in anchors:
+            lines.append(f'{indent}{anchor} [style=invis, shape=point, width=0.01, height=0.01, fixedsize=true, label=""];')
+        row = anchors[::-1] if rankdir == "LR" else anchors
+        lines.append(f"{indent}{{rank=same; {' -> '.join(row)} [style=invis];}}")
+        for anchor, (node, _) in zip(anchors, run):
+            lines.append(f"{indent}{quote(node)} -> {anchor} [style=invis];")
+    return lines
+
+
+def _longest_path_depths(rendered):
+    """Visible id -> edges on the longest path to it from a box with no inputs."""
+    consumers, waiting = {}, {n.id: 0 for n in rendered.nodes}
+    for e in rendered.edges:
+        consumers.setdefault(e.source, []).append(e.target)
+        waiting[e.target] += 1
+    depth = dict.fromkeys(waiting, 0)
+    ready = [i for i, w in waiting.items() if w == 0]
+    while ready:
+        i = ready.pop()
+        for j in consumers.get(i, ()):
+            depth[j] = max(depth[j], depth[i] + 1)
+            waiting[j] -= 1
+            if not waiting[j]:
+                ready.append(j)
+    return depth
 
 
 def _merge_single_chains(children, members, parent=None):
@@ -183,13 +295,14 @@ def _node_line(node, indent):
     return f"{indent}{quote(node.id)} [width={w / 72:.3f}, height={h / 72:.3f}];"
 
 
-def _cluster_lines(cluster, children, members, lines, indent):
+def _cluster_lines(cluster, children, members, runs, rankdir, lines, indent):
     lines.append(f"{indent}subgraph {quote('cluster_' + cluster.id)} {{")
     lines.append(f"{indent}  label={quote(cluster.label)};")
     for n in members.get(cluster.id, []):
         lines.append(_node_line(n, indent + "  "))
     for c in children.get(cluster.id, []):
-        _cluster_lines(c, children, members, lines, indent + "  ")
+        _cluster_lines(c, children, members, runs, rankdir, lines, indent + "  ")
+    lines.extend(order_lines(runs.get(cluster.id, []), rankdir, indent + "  "))
     lines.append(f"{indent}}}")
 
 
@@ -235,12 +348,16 @@ def parse_json_layout(doc, rankdir, seconds):
             a, b, c, d = (float(v) for v in obj["bb"].split(","))
             name = obj["name"][len("cluster_"):]
             clusters[name] = Box((a + c) / 2 - x0, height - ((b + d) / 2 - y0), c - a, d - b)
+        elif obj["name"].startswith(ANCHOR + " "):
+            pass  # an invisible anchor holding siblings in order: nothing to draw
         elif "pos" in obj:
             x, y = point(obj["pos"])
             nodes[obj["name"]] = Box(x, y, float(obj["width"]) * 72, float(obj["height"]) * 72)
         names[obj["_gvid"]] = obj["name"]
     edges = []
     for e in doc.get("edges", []):
+        if names[e["head"]].startswith(ANCHOR + " "):
+            continue
         tip, control = None, []
         for part in e.get("pos", "").split():
             if part.startswith("e,"):

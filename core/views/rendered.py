@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.trace.index import SCOPE, SUM, VECTOR
+from core.trace.index import SCOPE, SUM, VECTOR, gather
 
 
 @dataclass(eq=False)
@@ -29,6 +29,8 @@ class VisibleNode:
     max_abs_data: float = 0.0  # largest |data| among the members
     nonfinite: int = 0  # members whose data or grad is NaN or infinite
     parent: str = None  # id of the open group drawn around it (a Cluster), None at the top
+    ops: int = 0  # members made by an op (neither a parameter nor a constant)
+    outputs: int = 0  # groups of one scope with no scopes inside: members whose value leaves the scope (its vector's length)
 
 
 @dataclass(eq=False)
@@ -121,6 +123,8 @@ def render_view(view):
         max_abs_data = np.maximum.reduceat(np.abs(data[sorted_members]), starts).tolist()
     bad = ~(np.isfinite(data[sorted_members]) & np.isfinite(grad[sorted_members]))
     nonfinite = np.add.reduceat(bad.astype(np.int64), starts).tolist()
+    made_by_op = ~(ix.is_const[sorted_members] | ix.is_param[sorted_members])
+    ops = np.add.reduceat(made_by_op.astype(np.int64), starts).tolist()
     pos_sorted = trace.pos[sorted_members]
     low, high = np.minimum.reduceat(pos_sorted, starts), np.maximum.reduceat(pos_sorted, starts)
     common_pos = np.where(low == high, low, -1).tolist()
@@ -160,7 +164,11 @@ def render_view(view):
             )
         else:
             kind = "vector" if group.kind == VECTOR else "group"
-            nodes.append(VisibleNode(id=group.id, kind=kind, label=group.label, scope=group.scope, expandable=True, **common))
+            outputs = 0
+            if group.kind == SCOPE and not ix.scope_has_child_scope[c]:
+                outputs = _leaving(ix, c, members)
+            nodes.append(VisibleNode(id=group.id, kind=kind, label=group.label, scope=group.scope, expandable=True,
+                                     ops=ops[k], outputs=outputs, **common))
 
     node_code = np.full(ix.n, -1, dtype=np.int64)
     node_code[shown] = inverse
@@ -176,6 +184,55 @@ def render_view(view):
         nodes=nodes, edges=edges, clusters=clusters, shape_key=shape_key, focus=view.scope, trace=trace,
         _code=node_code, _by_id=by_id,
     )
+
+
+def _leaving(ix, group, members):
+    """How many of `members` (of scope group `group`) are used outside that scope, or by nothing (a root).
+
+    These are what the scope hands on: q's 16 sums, not the 256 products and partial sums
+    that made them.
+    """
+    depth = ix.group_depth[group]
+    consumers_per_member = ix.succ_ptr[members + 1] - ix.succ_ptr[members]
+    consumers = ix.dst[gather(ix.succ_ptr, ix.succ_edge, members)]
+    used_outside = ix.paths[consumers, depth] != group
+    owners = np.repeat(members, consumers_per_member)
+    return len(np.union1d(owners[used_outside], members[consumers_per_member == 0]))
+
+
+def box_text(node):
+    """The words on a collapsed group's or vector's box, one line each: its name, then its size.
+
+    One wording for the exported diagrams and the app's boxes. The size keeps apart what a
+    student could mix up: how long the vector is that the block hands on (`16 values`) and how
+    many scalar operations it took (`512 ops`). A block made of other blocks (a layer, a
+    position) is no one vector: only its ops. A parameter matrix holds values, made by no op.
+    Named relative to the open group drawn around the box, which already says where it is.
+    """
+    name = node.label
+    if node.kind == "vector" and node.parent == node.scope and ": " in name:
+        name = name.split(": ", 1)[1]  # `q: 16 × sum(16)` inside q's own box
+    elif node.kind != "vector" and node.parent is None and "/" in node.scope:
+        name = node.scope  # no box around it: give the whole path
+    elif node.scope.startswith("params/"):
+        return [f"param {node.label}", _counted(node.count, "value")]
+    if node.kind == "vector":
+        if node.ops == _vector_units(node):
+            return [name]  # `16 × +` says it all
+        return [name, _counted(node.ops, "op")]
+    if node.outputs:
+        return [name, f"{_counted(node.outputs, 'value')} · {_counted(node.ops, 'op')}"]
+    return [name, _counted(node.ops, "op")]
+
+
+def _counted(n, noun):
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _vector_units(node):
+    """The n of a vector's `n × op` label; -1 when the label has none."""
+    head = node.label.rsplit(" × ", 1)[0].rsplit(" ", 1)[-1]
+    return int(head) if head.isdigit() else -1
 
 
 def _clusters(ix, enclosing):

@@ -14,6 +14,7 @@ from PyQt6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen, QPolygonF
 from PyQt6.QtWidgets import QGraphicsPathItem, QGraphicsPolygonItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
 from core.views.layout import FONT_SIZE, LINE_HEIGHT, PAD
+from core.views.rendered import box_text
 from microgpt_viz.session.labels import number
 
 
@@ -139,7 +140,7 @@ class NodeItem(QGraphicsPathItem):
             return [n.label, f"data {number(n.data, 4)}", f"grad {number(n.grad, 4)}"]
         if n.kind == "value":
             return [n.label, f"= {number(n.data, 4)}"]
-        return [n.label, f"{n.count} values"]
+        return box_text(n)
 
     def _tooltip(self):
         n = self.node
@@ -148,7 +149,7 @@ class NodeItem(QGraphicsPathItem):
             body = f"data {number(n.data, 8)}\ngrad {number(n.grad, 8)}"
             tail = "\ndouble-click: open the sum" if n.expandable else ""
             return f"{head}\n{body}{tail}"
-        return (f"{n.label}  ({n.id})\n{n.count} values, largest |grad| {number(n.max_abs_grad)}, "
+        return (f"{' · '.join(box_text(n))}  ({n.id})\n{n.count} scalar values, largest |grad| {number(n.max_abs_grad)}, "
                 f"largest |data| {number(n.max_abs_data)}\ndouble-click: open")
 
 

@@ -57,8 +57,10 @@ def test_groups_show_their_counts_and_vectors_are_stacked(trace):
     fc1 = rendered.node("pos2/layer0/mlp/fc1#*@0")
     line = next(l for l in dot.splitlines() if l.strip().startswith(f'"{fc1.id}" ['))
     assert 'shape="box3d"' in line and "1024 × *" in line
-    softmax = rendered.node("pos2/loss")
-    assert f"{softmax.count} value" in next(l for l in dot.splitlines() if l.strip().startswith('"pos2/loss" ['))
+    loss = rendered.node("pos2/loss")
+    assert loss.outputs == 1  # a position's loss is one number, made by a few scalar ops
+    line = next(l for l in dot.splitlines() if l.strip().startswith('"pos2/loss" ['))
+    assert f"1 value · {loss.ops} ops" in line
 
 
 def test_colours_diverge_around_zero(trace):
