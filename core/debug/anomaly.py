@@ -6,9 +6,10 @@ gradients per layer (parameter matrix) against the step's median, and the tokens
 Every finding names node ids, most telling first, so a row in the app can jump to the node.
 
 Works on any Trace, including a step recorded from a user's own script (no config, maybe no
-tokens, no attention tables, scopes and matrix names of the script's choosing, ops the tape
-cannot replay): only the graph's wiring and recorded numbers are read, and what a Trace
-does not know (attention rows, token letters) is left out rather than guessed.
+tokens, attention tables only where core/script/attention.py finds the softmaxes, scopes and
+matrix names of the script's choosing, ops the tape cannot replay): only the graph's wiring
+and recorded numbers are read, and what a Trace does not know (attention rows, token
+letters) is left out rather than guessed.
 """
 import math
 from collections import defaultdict

@@ -10,14 +10,17 @@ not say:
   first computed value; leaves made later, or by a Value operator (the 2 of x * 2), are constants;
 - scopes: the user's function names at the moment each value was made (`pos3/gpt/linear`),
   with the file and line of the user's code that made it;
-- tokens: the script's `tokens`, else its `doc` tokenized as microgpt does. No attention
-  tables (empty arrays) and no config (None).
+- tokens: the script's `tokens`, else its `doc` tokenized as microgpt does;
+- attention: the tables the recorder keeps, from the softmaxes core/script/attention.py finds
+  by their structure (empty arrays when there are none). No config (None);
+- step: the number of backward() calls before the recorded one.
 """
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
+from core.script.attention import find_attention
 from core.trace.record import Trace
 
 
@@ -187,21 +190,25 @@ def trace_from_capture(capture, script=""):
     token_labels = tuple(label(t) for t in tokens)
     if doc is None:
         doc = "".join(lb for t, lb in zip(tokens, token_labels) if t != bos) if uchars is not None else ""
-    no_attention = np.empty((0, 0, 0, 0))
+    attention = find_attention(
+        ops_in, children, capture["exponent"], data, grad, poss, len(position_loss_nodes),
+        is_constant=lambda i: _is_constant(ops_in, children, i), is_param=lambda i: kinds[i] == "param",
+    )
+    weights, logits, weight_grads, weight_nodes = attention
     return Trace(
         graph=nx.freeze(graph),
         doc=doc,
         tokens=tokens,
         token_labels=token_labels,
-        step=0,
+        step=capture.get("backward_calls", 1) - 1,
         loss=float(data[loss_node]),
         loss_node=loss_node,
         position_losses=tuple(float(data[i]) for i in position_loss_nodes),
         position_loss_nodes=tuple(position_loss_nodes),
-        attention_weights=_frozen(no_attention),
-        attention_logits=_frozen(no_attention.copy()),
-        attention_weight_grads=_frozen(no_attention.copy()),
-        attention_nodes=_frozen(np.empty((0, 0, 0, 0), dtype=np.int64)),
+        attention_weights=_frozen(weights),
+        attention_logits=_frozen(logits),
+        attention_weight_grads=_frozen(weight_grads),
+        attention_nodes=_frozen(weight_nodes),
         config=None,
         op=tuple(ops),
         data=_frozen(np.array(data, dtype=float)),

@@ -67,6 +67,8 @@ class Trace:
             "edges": self.num_edges,
             "loss": self.loss,
             "position_losses": list(self.position_losses),
+            "attention_layers": int(self.attention_weights.shape[0]),
+            "attention_heads": int(self.attention_weights.shape[1]),
         }
 
     def write_graphml(self, path):

@@ -22,7 +22,7 @@ from microgpt_viz.cli.args import (
     UserError, add_common, add_step_choice, box_size, check_writable, non_negative_int, write_atomically,
 )
 from microgpt_viz.cli.recorded_step import record_from_args
-from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
+from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, trace_from_script
 
 NAME = "export"
 SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".pdf": "pdf", ".png": "png", ".gif": "gif"}
@@ -90,7 +90,7 @@ def build_view(trace, args):
 
 def title_of(trace, args):
     if args.script:
-        where = f"{Path(args.script).name}, first backward()" + (f" on {trace.doc!r}" if trace.doc else "")
+        where = script_step_name(args) + (f" on {trace.doc!r}" if trace.doc else "")
     else:
         where = f"step {trace.step}, {trace.doc!r}"
     if args.token is None:
