@@ -72,19 +72,27 @@ class Scale:
         """The magnitudes at which the log scale's decades start, smallest first, ending at `top`."""
         return [self.top * 10.0 ** -d for d in range(self.decades, -1, -1)]
 
-    def legend_line(self):
-        """The legend in one line of text, for an exported diagram's heading (the app draws the same words)."""
+    def legend_lines(self):
+        """The legend as short lines of text, for an exported diagram's heading (the app draws the same words).
+
+        Short, because a heading wider than the drawing widens the whole picture, and a picture
+        fitted to a slide then shrinks the drawing to make room for words.
+        """
         if self.top == 0:
-            return f"every {self.quantity} shown is 0: nothing to colour"
+            return [f"every {self.quantity} shown is 0: nothing to colour"]
         top = format_number(self.top)
-        parts = []
+        lines = []
         if self.signed_values:
-            parts.append(f"{self.value_caption}: blue -{top} … white 0 … red +{top}")
-        parts.append(f"{self.magnitude_caption}: pale yellow 0 … dark brown {top}")
-        parts.append("purple NaN / inf")
+            lines.append(f"{self.value_caption}: blue -{top} … white 0 … red +{top}")
+        lines.append(f"{self.magnitude_caption}: pale yellow 0 … dark brown {top}; purple NaN / inf")
         marks = ", ".join(format_number(m) for m in self.decade_marks())
-        parts.append(f"{self.log_caption}: {marks} (less looks like 0)")
-        return "fill: " + "; ".join(parts)
+        lines.append(f"{self.log_caption}: {marks} (less looks like 0)")
+        lines[0] = "fill: " + lines[0]
+        return lines
+
+    def legend_line(self):
+        """The legend in one line."""
+        return "; ".join(self.legend_lines())
 
 
 def format_number(x, digits=2):

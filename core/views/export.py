@@ -69,7 +69,7 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
     ]
     heading = title.split("\n") if title else []  # one heading line per line of the title
     if scale is not None:
-        heading.append(scale.legend_line())
+        heading.extend(scale.legend_lines())
         if scale.unreached:
             heading.append(scale.unreached_caption)
     if heading and heading_size:

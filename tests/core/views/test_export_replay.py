@@ -136,7 +136,7 @@ def test_every_frame_has_the_same_layout_and_colour_scale(trace, softmax_view):
     for source, k in zip(sources, positions):
         lines = heading(source)
         assert lines[0] == "a title" and lines[1] == describe_position(trace, k)
-        assert lines[2] == scale.legend_line()  # the finished step's colour scale in every frame
+        assert lines[2:2 + len(scale.legend_lines())] == scale.legend_lines()  # the finished step's colour scale in every frame
     own = colour_scale(regraded(softmax_view, trace_at(trace, positions[0])), "absgrad")
     assert own.legend_line() != scale.legend_line()  # not the first frame's own scale
     first, last = fills(sources[0]), fills(sources[-1])
@@ -162,7 +162,7 @@ def test_cli_backward_step(data_file, capsys):
     done = capsys.readouterr().out
     # the end of backward is the plain export with one more heading line
     assert without_heading_and_sizes(done) == without_heading_and_sizes(plain)
-    assert heading(done) == [heading(plain)[0], describe_position(step, n), heading(plain)[1]]
+    assert heading(done) == [heading(plain)[0], describe_position(step, n), *heading(plain)[1:]]
     assert main(common + ["--backward-step", "0"]) == 0
     start = capsys.readouterr().out
     loss_box = View(step, level="vector").render().visible_id(step.loss_node)

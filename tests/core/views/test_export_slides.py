@@ -161,8 +161,9 @@ def test_a_middle_frame_tells_not_reached_from_reached_small(trace, middle_frame
         assert drawn[box] == hex_colour(UNREACHED) != drawn[smallest_reached.id]
         assert re.search(rf'"{re.escape(box)}" \[[^\n]*style="[^"]*dashed', source)
     lines = heading(source)
-    assert lines[-2] == scale.legend_line() and "pale yellow 0" in lines[-2]  # reached: yellow to brown
-    assert "blue" not in lines[-2]  # |grad| fills show no sign
+    legend = scale.legend_lines()
+    assert lines[-1 - len(legend):-1] == legend and "pale yellow 0" in legend[0]  # reached: yellow to brown
+    assert not any("blue" in line for line in legend)  # |grad| fills show no sign
     assert "not reached" in lines[-1] and "grey" in lines[-1]
 
 

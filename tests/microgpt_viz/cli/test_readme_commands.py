@@ -3,7 +3,7 @@
 Each code block runs in a folder of its own, its commands in order (the second `train` line resumes
 from the first one's save). Where the README shows what a `$ ` command prints, the lines shown
 must appear in what it prints (a line with `...` only up to the dots). Left out, as the README
-says: `gui` (a window), `bench` (minutes of measuring) and `--script` lines (they name a script
+says: `gui` (a window), `bench` (minutes of measuring) and `--script` / `script=` lines (they name a script
 on the reader's machine). The README's Python block runs too.
 """
 import re
@@ -45,7 +45,7 @@ def commands_of(lines):
 
 
 def runnable(argv):
-    return argv and argv[0] not in SKIPPED_SUBCOMMANDS and "--script" not in argv
+    return argv and argv[0] not in SKIPPED_SUBCOMMANDS and not any(a == "--script" or "script=" in a for a in argv)
 
 
 def readme_blocks():

@@ -39,7 +39,7 @@ def test_every_node_gets_the_same_fill_in_the_window_and_in_the_export(trace, co
         rendered = view.render()
         fills, scale = node_fills(rendered, mode)
         dot = to_dot(rendered, "light", color_by=color_by)
-        assert scale.legend_line() in dot  # the export's heading says what the window's legend says
+        assert all(line in dot for line in scale.legend_lines())  # the export's heading says what the window's legend says
         for n in rendered.nodes:
             window_fill = fills[n.id][0].name()
             assert window_fill == exported_fill(dot, n.id), (color_by, n.id)
