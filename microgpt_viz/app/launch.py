@@ -34,10 +34,11 @@ def _quit_on_ctrl_c(app):
     ticker.start(250)
 
 
-def run_app(trainer, preset_name="original", screenshot=None, actions=()):
+def run_app(trainer, preset_name="original", screenshot=None, actions=(), shown=None):
     """Open the window on `trainer` and run until it closes; with `screenshot`, render offscreen and save instead.
 
     `actions` are the parsed --select steps (microgpt_viz.session.select_script), run before the picture.
+    `shown`: (file, Trace, which step) to open on instead of the model's first step (microgpt_viz.show).
     """
     qt_messages.install()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -56,7 +57,10 @@ def run_app(trainer, preset_name="original", screenshot=None, actions=()):
         _install_excepthook(window)
         _quit_on_ctrl_c(app)
     window.show()
-    QTimer.singleShot(0, window.start)
+    if shown is not None:
+        QTimer.singleShot(0, lambda: window.script.show_trace(*shown))
+    else:
+        QTimer.singleShot(0, window.start)
     code = app.exec()
     window.shutdown()
     return code

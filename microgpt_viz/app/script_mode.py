@@ -24,6 +24,7 @@ class ScriptMode:
     def __init__(self, window):
         self.window = window
         self.path = None  # the script whose step is shown, or None (the model's step is shown)
+        self.which = "first backward()"  # which of its steps: how the title and status name it
         self._training_trace = None  # the model's step, kept for Back to training
         self.actions = self._build_actions()
 
@@ -32,7 +33,7 @@ class ScriptMode:
         return self.path is not None
 
     def title(self):
-        return f"{os.path.basename(self.path)}, first backward()" if self.path else ""
+        return f"{os.path.basename(self.path)}, {self.which}" if self.path else ""
 
     # ---- menu ---------------------------------------------------------------------------
     def _build_actions(self):
@@ -80,8 +81,13 @@ class ScriptMode:
                                  on_done=lambda trace: self._recorded(str(path), trace), on_error=self._failed)
         return True
 
-    def _recorded(self, path, trace):
+    def show_trace(self, path, trace, which):
+        """Show a step that was recorded elsewhere (microgpt_viz.show) as a script's step; `which` names it."""
+        self._recorded(str(path), trace, which)
+
+    def _recorded(self, path, trace, which="first backward()"):
         w = self.window
+        self.which = which
         if not self.active:
             self._training_trace = w.session.trace  # kept whole for Back to training
         self.path = path
@@ -109,6 +115,8 @@ class ScriptMode:
         self._set_locked(False)
         if trace is not None:
             w.show_unrelated_trace(trace)
+        elif not w.training.busy:  # opened on a shown Value: the model's step was never recorded
+            w.start()
 
     def forget(self):
         """The trainer was replaced while a script's step was shown: the kept model step is stale."""
@@ -122,7 +130,7 @@ class ScriptMode:
         w = self.window
         w.training_panel.set_locked(LOCKED if locked else None)
         if locked:
-            w.training_panel.set_status(f"showing {os.path.basename(self.path)}'s first step; the model stays at its step")
+            w.training_panel.set_status(f"showing {self.title()}; the model stays at its step")
         self.actions["back_to_training"].setEnabled(locked)
         for name in ("step", "run", "reset", "sample"):
             w.actions[name].setEnabled(not locked and not w.training.busy)
