@@ -67,10 +67,11 @@ def add_common(parser):
     parser.add_argument("--preset", default="original", help="original (default) or latest")
     parser.add_argument("--seed", type=int, default=None, help="RNG seed (default 42)")
     parser.add_argument("--steps", type=positive_int, default=None, metavar="N", help="planned steps, for the learning-rate schedule")
-    parser.add_argument("--n-embd", type=positive_int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--n-head", type=positive_int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--n-layer", type=positive_int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--block-size", type=positive_int, default=None, help=argparse.SUPPRESS)
+    size = parser.add_argument_group("model size (default: the preset's 1 layer, 16 wide, 4 heads, 8 or 16 positions)")
+    size.add_argument("--n-layer", type=positive_int, default=None, metavar="L", help="transformer blocks")
+    size.add_argument("--n-embd", type=positive_int, default=None, metavar="D", help="width of the residual stream (a multiple of --n-head)")
+    size.add_argument("--n-head", type=positive_int, default=None, metavar="H", help="attention heads per layer")
+    size.add_argument("--block-size", type=positive_int, default=None, metavar="T", help="longest context: longer docs are cut to T positions")
 
 
 def add_step_choice(parser):

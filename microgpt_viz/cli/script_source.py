@@ -13,7 +13,8 @@ from microgpt_viz.cli.args import UserError, positive_float, positive_int
 OUTPUT_TAIL_LINES = 10  # of a script that exited on its own: its last words usually say why
 
 # Options of the built-in model that mean nothing for a script, which reads its own data.
-BUILT_IN_ONLY = (("data", "--data"), ("doc", "--doc"), ("at_step", "--at-step"), ("seed", "--seed"), ("steps", "--steps"))
+BUILT_IN_ONLY = (("data", "--data"), ("doc", "--doc"), ("at_step", "--at-step"), ("seed", "--seed"), ("steps", "--steps"),
+                 ("n_layer", "--n-layer"), ("n_embd", "--n-embd"), ("n_head", "--n-head"), ("block_size", "--block-size"))
 
 
 def add_script_arguments(parser):
