@@ -11,9 +11,13 @@ Trainer, so a bad file changes nothing: the caller keeps the state it had.
 """
 import hashlib
 import json
+import math
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+import numpy as np
 
 from core.engine.config import Config, ConfigError
 from core.engine.data import DataError
@@ -22,6 +26,13 @@ from core.engine.model import matrix_names
 FORMAT = "microgpt-viz training state"
 VERSION = 1
 _MT_WORDS = 625  # Mersenne Twister state: 624 words and a position
+MAX_BYTES = 256 * 2**20  # a 4-layer, 64-wide model's state with names.txt is about 10 MB
+MAX_DEPTH = 8  # the format nests 5 deep (document, body, parameters, matrix, row)
+DOCUMENT_KEYS = {"format", "version", "checksum", "body"}
+BODY_KEYS = {"config", "step", "losses", "parameters", "adam_m", "adam_v", "rng_state", "docs"}
+DOCS_KEYS = {"source", "count", "sha256", "lines"}
+RNG_KEYS = {"version", "words", "gauss_next"}
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 class CheckpointError(DataError):
@@ -110,6 +121,9 @@ def load(path):
     """Read and fully validate a checkpoint; CheckpointError with a one-line reason otherwise."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES and path.is_file():
+            raise CheckpointError(f"{path} is too big to be a training state: {size / 2**20:,.0f} MB (the limit is {MAX_BYTES // 2**20} MB)")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint not found: {path}") from None
@@ -117,6 +131,9 @@ def load(path):
         raise CheckpointError(f"checkpoint path is a directory: {path}") from None
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
+    depth = _nesting_depth(raw)
+    if depth > MAX_DEPTH:
+        raise CheckpointError(f"{path} is not a training state: its JSON nests {depth} levels deep (the format has {MAX_DEPTH} at most)")
     try:
         document = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as e:
@@ -124,6 +141,8 @@ def load(path):
         raise CheckpointError(f"{path} is not a readable training state: truncated or not JSON{where}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a microgpt-viz training state")
+    if set(document) != DOCUMENT_KEYS:
+        raise CheckpointError(f"{path} holds keys a training state does not have: {_unknown(document, DOCUMENT_KEYS)}")
     if document.get("version") != VERSION:
         raise CheckpointError(f"{path} has format version {document.get('version')!r}; this microgpt-viz reads version {VERSION}")
     body = document.get("body")
@@ -133,6 +152,28 @@ def load(path):
         return _state_from_body(body)
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{path} holds an unusable training state: {_reason(e)}") from None
+
+
+def _nesting_depth(raw):
+    """How deep the JSON's arrays and objects nest, found without parsing (a deep file would exhaust the parser's stack)."""
+    skeleton = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
+    steps = (np.isin(skeleton, (ord("["), ord("{"))).astype(np.int64) - np.isin(skeleton, (ord("]"), ord("}"))))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _unknown(raw, known):
+    extra = sorted(map(str, set(raw) - known))
+    missing = sorted(known - set(raw))
+    parts = ([f"unknown {', '.join(map(repr, extra[:3]))}"] if extra else []) + ([f"missing {', '.join(map(repr, missing))}"] if missing else [])
+    return "; ".join(parts)
+
+
+def _keys(raw, known, what):
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what} must be an object")
+    if set(raw) != known:
+        raise ValueError(f"{what}: {_unknown(raw, known)}")
+    return raw
 
 
 def _refuse_constant(name):
@@ -152,13 +193,16 @@ def _reason(error):
     return str(error) or type(error).__name__
 
 
-def _floats(values, what):
+def _floats(values, what, at_least=None):
     if not isinstance(values, list) or not all(type(x) in (float, int) for x in values):
         raise ValueError(f"{what} must be a list of numbers")
-    return [float(x) for x in values]
+    floats = [float(x) for x in values]  # finite: 1e999 parses as infinity, which the checksum refuses
+    if at_least is not None and any(x < at_least for x in floats):
+        raise ValueError(f"{what} holds a number below {at_least:g}")
+    return floats
 
 
-def _matrices(raw, names, what):
+def _matrices(raw, names, what, at_least=None):
     if not isinstance(raw, dict) or list(raw) != names:
         raise ValueError(f"{what} must hold the matrices {', '.join(names)} in that order")
     out = {}
@@ -166,7 +210,7 @@ def _matrices(raw, names, what):
         rows = raw[name]
         if not isinstance(rows, list) or not rows:
             raise ValueError(f"{what}[{name}] must be a list of rows")
-        out[name] = [_floats(row, f"{what}[{name}] row") for row in rows]
+        out[name] = [_floats(row, f"{what}[{name}] row", at_least) for row in rows]
     return out
 
 
@@ -175,13 +219,14 @@ def _shape(matrix):
 
 
 def _state_from_body(body):
+    _keys(body, BODY_KEYS, "the body")
     known = {f.name for f in fields(Config)}
     raw_config = body["config"]
     if not isinstance(raw_config, dict) or set(raw_config) != known:
         raise ValueError("the config does not have Config's fields")
     config = Config(**raw_config).validate()
 
-    docs_part = body["docs"]
+    docs_part = _keys(body["docs"], DOCS_KEYS, "docs")
     docs = docs_part["lines"]
     if not isinstance(docs, list) or not docs or not all(isinstance(d, str) and d and d == d.strip() for d in docs):
         raise ValueError("docs must be a non-empty list of stripped, non-empty lines")
@@ -198,18 +243,18 @@ def _state_from_body(body):
     names = matrix_names(config.n_layer)
     params = _matrices(body["parameters"], names, "parameters")
     adam_m = _matrices(body["adam_m"], names, "adam_m")
-    adam_v = _matrices(body["adam_v"], names, "adam_v")
+    adam_v = _matrices(body["adam_v"], names, "adam_v", at_least=0.0)  # second moments: means of squares
     for name in names:
         if not _shape(params[name]) == _shape(adam_m[name]) == _shape(adam_v[name]):
             raise ValueError(f"{name}: the parameters and their Adam moments differ in shape")
 
-    rng = body["rng_state"]
+    rng = _keys(body["rng_state"], RNG_KEYS, "rng_state")
     words, gauss_next = rng["words"], rng["gauss_next"]
     if rng["version"] != 3 or not isinstance(words, list) or len(words) != _MT_WORDS:
         raise ValueError("the RNG state is not a version-3 Mersenne Twister state")
     if not all(type(w) is int and 0 <= w < 2**32 for w in words) or words[-1] > 624:
         raise ValueError("the RNG state holds words out of range")
-    if gauss_next is not None and type(gauss_next) is not float:
+    if gauss_next is not None and (type(gauss_next) is not float or not math.isfinite(gauss_next)):
         raise ValueError("the RNG's cached gauss value must be a number or null")
 
     return TrainingState(
@@ -221,7 +266,7 @@ def _state_from_body(body):
         adam_v=adam_v,
         rng_state=(3, tuple(words), gauss_next),
         docs=tuple(docs),
-        docs_source=str(docs_part.get("source") or ""),
+        docs_source=docs_part["source"] if isinstance(docs_part["source"], str) else "",
     )
 
 

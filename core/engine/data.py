@@ -6,6 +6,16 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 EMBEDDED_NAMES = ASSETS / "names.txt"
 
 
+SHOWN_CHARACTERS = 40  # of a document quoted in a one-line message
+
+
+def quoted(text, limit=SHOWN_CHARACTERS):
+    """repr(text) for a one-line message, shortened when long: 'abcdefghij…' (10,000 characters)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)".replace("'…", "…'", 1)
+
+
 class DataError(ValueError):
     """A data file that cannot be used, with a one-line reason."""
 
@@ -59,7 +69,7 @@ class Tokenizer:
         unknown = sorted(set(doc) - set(self._ids))
         if unknown:
             shown = "".join(unknown)
-            raise DataError(f"{doc!r} has characters outside the vocabulary: {shown!r}")
+            raise DataError(f"{quoted(doc)} has characters outside the vocabulary: {quoted(shown)}")
         return doc
 
     def encode(self, doc):

@@ -3,6 +3,7 @@ import json
 from dataclasses import asdict
 
 from core.debug.anomaly import AnomalySettings, check
+from core.engine.data import quoted
 from microgpt_viz.cli.args import add_common, add_step_choice, non_negative_int, positive_float
 from microgpt_viz.cli.recorded_step import record_from_args
 from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, trace_from_script
@@ -38,9 +39,9 @@ def _nodes(nodes):
 
 def _what(trace, args):
     if args.script:
-        doc = f" on {trace.doc!r}" if trace.doc else ""
+        doc = f" on {quoted(trace.doc)}" if trace.doc else ""
         return script_step_name(args) + doc
-    return f"step {trace.step} on {trace.doc!r} ({args.preset})"
+    return f"step {trace.step} on {quoted(trace.doc)} ({args.preset})"
 
 
 def run(args):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engine.config import PRESETS
-from core.engine.data import load_docs, resolve_data_path
+from core.engine.data import load_docs, resolve_data_path, quoted
 from core.debug.diff import TOLERANCE, ShapeMismatch, diff
 from core.debug.gradcheck import node_label
 from core.engine.train import Trainer
@@ -167,7 +167,7 @@ def _doc_to_record(run_a, run_b, args):
         return script_docs[0]
     if script_docs:
         if args.doc is not None and args.doc != script_docs[0]:
-            raise UserError(f"--doc {args.doc!r} cannot apply: the script trained on {script_docs[0]!r} at that step")
+            raise UserError(f"--doc {quoted(args.doc)} cannot apply: the script trained on {quoted(script_docs[0])} at that step")
         return script_docs[0]
     return args.doc if args.doc is not None else run_a.trainer.doc_for_step(run_a.step)
 
@@ -229,7 +229,7 @@ def run(args):
 
     print(f"A: {run_a.describe()}")
     print(f"B: {run_b.describe()}")
-    print(f"doc {doc!r}: {trace_a.num_nodes} nodes, {trace_a.num_edges} edges; tolerance {result.tolerance:g}")
+    print(f"doc {quoted(doc)}: {trace_a.num_nodes} nodes, {trace_a.num_edges} edges; tolerance {result.tolerance:g}")
     print(f"loss: A {trace_a.loss:.4f}  B {trace_b.loss:.4f}  B-A {result.loss_delta:+.4e}")
     print("position losses B-A: " + " ".join(f"{d:+.4f}" for d in result.position_loss_deltas))
     if result.identical:

@@ -18,6 +18,7 @@ from core.views.export_style import THEME_NAMES, theme
 from core.views.layout import GraphvizFailed, GraphvizNotFound
 from core.debug.replay import replay_of
 from core.views.view import LEVELS, View
+from core.engine.data import quoted
 from microgpt_viz.cli.args import (
     UserError, add_common, add_step_choice, box_size, check_writable, non_negative_int, write_atomically,
 )
@@ -90,9 +91,9 @@ def build_view(trace, args):
 
 def title_of(trace, args):
     if args.script:
-        where = script_step_name(args) + (f" on {trace.doc!r}" if trace.doc else "")
+        where = script_step_name(args) + (f" on {quoted(trace.doc)}" if trace.doc else "")
     else:
-        where = f"step {trace.step}, {trace.doc!r}"
+        where = f"step {trace.step}, {quoted(trace.doc)}"
     if args.token is None:
         what = "loss of the whole step"
     else:
@@ -117,7 +118,7 @@ def check_token(trace, args):
     if trace.positions == 0:
         raise UserError("--token does not apply: this step's loss is not a mean of per-position losses, so it has no positions")
     if args.token >= trace.positions:
-        raise UserError(f"--token {args.token} is out of range: {trace.doc!r} has positions 0 to {trace.positions - 1}")
+        raise UserError(f"--token {args.token} is out of range: {quoted(trace.doc)} has positions 0 to {trace.positions - 1}")
 
 
 def replay_positions(trace, rendered, args):

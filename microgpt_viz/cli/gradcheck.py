@@ -7,6 +7,7 @@ import argparse
 import re
 
 from core.debug.gradcheck import STEP, TOLERANCE, GradChecker, NotReplayable, param_node, sample_params
+from core.engine.data import quoted
 from microgpt_viz.cli.args import UserError, add_common, add_step_choice, non_negative_int, positive_float
 from microgpt_viz.cli.recorded_step import record_from_args
 from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, trace_from_script
@@ -62,9 +63,9 @@ def run(args):
         raise UserError(str(e)) from None
 
     if args.script:
-        what = script_step_name(args) + (f" on {trace.doc!r}" if trace.doc else "")
+        what = script_step_name(args) + (f" on {quoted(trace.doc)}" if trace.doc else "")
     else:
-        what = f"step {trace.step} on {trace.doc!r} ({args.preset})"
+        what = f"step {trace.step} on {quoted(trace.doc)} ({args.preset})"
     print(f"gradcheck of {what}: {len(report.rows)} nodes, nudge {report.step:g}, tolerance {report.tolerance:g}")
     print(f"{'node':>7}  {'what':<34} {'recorded':>14} {'numerical':>14} {'abs err':>9} {'rel err':>9}  verdict")
     for row in report.rows:

@@ -1,6 +1,7 @@
 """`microgpt-viz record`: record one step's graph, print its summary, optionally write GraphML."""
 import json
 
+from core.engine.data import quoted
 from microgpt_viz.cli.args import UserError, add_common, add_step_choice, check_writable, make_trainer, write_atomically
 from microgpt_viz.cli.script_source import add_script_arguments, script_step_name, summary_of, trace_from_script
 
@@ -45,7 +46,7 @@ def run(args):
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{where} {trace.doc!r}: {trace.positions} positions, {trace.num_nodes} nodes, {trace.num_edges} edges, loss {trace.loss:.4f}")
+        print(f"{where} {quoted(trace.doc)}: {trace.positions} positions, {trace.num_nodes} nodes, {trace.num_edges} edges, loss {trace.loss:.4f}")
         if output:
             print(f"wrote {output}")
     return 0

@@ -128,6 +128,10 @@ def test_corrupt_and_foreign_files_are_refused(saved, tmp_path):
     (lambda b: b["docs"]["lines"].append("zed"), "digest"),
     (lambda b: b.update(step=999), "step must be"),
     (lambda b: b.pop("adam_v"), "missing 'adam_v'"),
+    (lambda b: b["adam_v"]["wte"][0].__setitem__(0, -1e-6), "adam_v[wte] row holds a number below 0"),
+    (lambda b: b.update(padding="x" * 1000), "unknown 'padding'"),
+    (lambda b: b["docs"].update(note="hi"), "docs: unknown 'note'"),
+    (lambda b: b["rng_state"].update(extra=1), "rng_state: unknown 'extra'"),
 ])
 def test_well_formed_but_unusable_states_are_refused(saved, change, reason):
     rewrite(saved, change)
@@ -228,3 +232,54 @@ def test_resuming_with_matching_options_and_finishing_the_plan(cli, tmp_path, sm
     assert result.returncode == 0, result.stderr
     assert [l[:16] for l in lines(result, "step")] == ["step    4 /    6", "step    5 /    6", "step    6 /    6"]
     assert checkpoint.load(state).step == 6
+
+
+def test_a_deeply_nested_file_is_refused_before_parsing(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200000 + "]" * 200000)
+    with pytest.raises(CheckpointError, match="nests 200000 levels deep"):
+        checkpoint.load(deep)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(saved):
+    rewrite(saved, lambda b: b["docs"].update(source="[[[[[[[[[[[[ {{{{{{{{"))
+    assert checkpoint.load(saved).docs_source.startswith("[[[[")
+
+
+def test_a_number_too_large_to_be_finite_is_refused(saved):
+    rewrite(saved, lambda b: b["parameters"]["wte"][0].__setitem__(0, 12345.5))
+    saved.write_text(saved.read_text().replace("12345.5", "1e999"))  # parses as infinity
+    with pytest.raises(CheckpointError, match="corrupt"):
+        checkpoint.load(saved)
+
+
+def test_keys_outside_the_checksummed_body_are_refused(saved):
+    document = json.loads(saved.read_text())
+    document["padding"] = "x" * 10000
+    saved.write_text(json.dumps(document))
+    with pytest.raises(CheckpointError, match="keys a training state does not have: unknown 'padding'"):
+        checkpoint.load(saved)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(saved, monkeypatch):
+    monkeypatch.setattr(checkpoint, "MAX_BYTES", saved.stat().st_size - 1)
+    with pytest.raises(CheckpointError, match="too big to be a training state"):
+        checkpoint.load(saved)
+
+
+def test_malformed_checkpoints_end_train_in_one_line(cli, tmp_path, saved):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200000 + "]" * 200000)
+    cli("train", "--resume", deep).assert_one_line_error("nests 200000 levels deep")
+    rewrite(saved, lambda b: b["adam_v"]["wte"][0].__setitem__(0, -0.5))
+    cli("train", "--resume", saved, "--until", "3").assert_one_line_error("below 0")
+
+
+def test_a_long_name_is_shortened_in_one_line_outputs(cli, tmp_path):
+    data = tmp_path / "names.txt"
+    data.write_text("emma\nolivia\nbob\n")
+    long_name = "ab" * 5000
+    result = cli("record", "--data", data, "--doc", long_name)
+    assert result.returncode == 0, result.stderr
+    assert f"'{'ab' * 20}…' (10,000 characters)" in result.stdout and len(result.stdout) < 300
+    cli("record", "--data", data, "--doc", "z" * 5000).assert_one_line_error("(5,000 characters) has characters outside")
