@@ -300,30 +300,36 @@ class MainWindow(QMainWindow):
     def show_whole_step(self):
         self.select_position(None)
 
-    def toggle_group(self, group_id):
+    def toggle_group(self, group_id, strict=False):
         self._hint = {"anchor": group_id}
         try:
             self.session.toggle(group_id, remember=True)
         except ValueError as e:
             self.statusBar().showMessage(str(e), 5000)
+            if strict:  # --select: a mistake must end the run, not hide in the status bar
+                raise
 
-    def focus_scope(self, path):
+    def focus_scope(self, path, strict=False):
         self._hint = {"fit": True}
         try:
             self.session.focus(path)
         except ValueError as e:
             self.statusBar().showMessage(str(e), 5000)
+            if strict:  # --select: a mistake must end the run, not hide in the status bar
+                raise
 
     def set_level(self, level):
         self._hint = {"fit": True}
         self.session.set_level(level)
 
-    def go_to_node(self, node):
+    def go_to_node(self, node, strict=False):
         self._hint = {"centre": True}
         try:
             self.session.select_node(node)
         except ValueError as e:
             self.statusBar().showMessage(str(e), 5000)
+            if strict:  # --select: a mistake must end the run, not hide in the status bar
+                raise
 
     def select_attention_cell(self, layer, head, query, key):
         nodes = self.session.trace.attention_nodes
