@@ -28,6 +28,7 @@ from microgpt_viz.app.jobs import JobRunner
 from microgpt_viz.app.docks.overview import Overview
 from microgpt_viz.app.docks.search_panel import SearchPanel
 from microgpt_viz.session.model import CHANGE_MODES, PLAIN_MODES, Session
+from microgpt_viz.session.stepping import step_words
 from microgpt_viz.app.session_signals import SessionSignals
 from microgpt_viz.app.docks.source_view import SourceView
 from microgpt_viz.app.docks.token_strip import TokenStrip, vocab_size
@@ -438,7 +439,7 @@ class MainWindow(QMainWindow):
             self.training_panel.loss_plot.set_vocab_size(vocab_size(trace))
             self.training_panel.set_position(trace.step, trace.config.num_steps, trace.doc, trace.loss)
             self.statusBar().showMessage(
-                f"step {trace.step + 1}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
+                f"{step_words(trace.step, trace.config.num_steps)}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
             )
         self.stepShown.emit()
 
@@ -578,7 +579,7 @@ class MainWindow(QMainWindow):
         trace = self.session.trace
         if advance.trace is None and advance.error is None and trace is not None and self.training.trainer.finished:
             text = (f"all {self.training.trainer.planned_steps} planned steps are done; the graph still shows step "
-                    f"{trace.step + 1} (Reset starts over)")
+                    f"{trace.step} (Reset starts over)")
             self.training_panel.set_status(text)
             self.statusBar().showMessage(text, 10000)
 
