@@ -21,6 +21,16 @@ class Link:
     contribution: float
 
 
+@dataclass(frozen=True)
+class AttentionCell:
+    """Where a softmax output of an attention head sits: the query position looking, the key position looked at."""
+
+    layer: int
+    head: int
+    query: int
+    key: int
+
+
 def _check(index, node):
     node = int(node)
     if not 0 <= node < index.n:
@@ -98,3 +108,13 @@ def neighbourhood(trace, node, k=1):
         seen[nxt] = True
         frontier = nxt
     return np.flatnonzero(seen)
+
+
+def attention_cell_of(trace, node):
+    """The AttentionCell whose weight `node` is, or None for any other value (and for a script's step,
+    which records no attention tables)."""
+    nodes = trace.attention_nodes
+    if nodes.ndim != 4 or not nodes.size:
+        return None
+    hits = np.argwhere(nodes == int(node))
+    return AttentionCell(*map(int, hits[0])) if len(hits) else None

@@ -15,6 +15,7 @@ from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QLinearGradient, QPainter
 from PyQt6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from core.views.colour_scale import diverging_rgb, weight_rgb
+from core.views.navigate import attention_cell_of
 from microgpt_viz.app.graph.colours import MASKED, qcolor, text_colour_for
 from microgpt_viz.session.labels import number
 
@@ -350,8 +351,5 @@ class AttentionPanel(QWidget):
 
     def select_node(self, trace, node):
         """Outline the cell whose softmax output is `node` (if it is one)."""
-        if trace is None or node is None or not trace.attention_nodes.size:
-            self.canvas.set_selected(None)
-            return
-        hits = np.argwhere(trace.attention_nodes == node)
-        self.canvas.set_selected(Cell(*map(int, hits[0])) if len(hits) else None)
+        found = None if trace is None or node is None else attention_cell_of(trace, node)
+        self.canvas.set_selected(None if found is None else Cell(found.layer, found.head, found.query, found.key))
