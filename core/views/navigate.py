@@ -118,3 +118,28 @@ def attention_cell_of(trace, node):
         return None
     hits = np.argwhere(nodes == int(node))
     return AttentionCell(*map(int, hits[0])) if len(hits) else None
+
+
+def enclosing_scope_that_fits(view, scope_path, limit):
+    """The widest scope around `scope_path` (itself or one of its parents) under which `view`, at its
+    current level, shows at most `limit` boxes; None when not even `scope_path` alone fits.
+
+    For opening a fine level of detail around what is selected when the whole view is too big to lay
+    out. Scopes are tried from the inside out and the search stops at the first that is too big, so
+    the big views are rendered once at most. The view's own focus is left as it was.
+    """
+    parts = [p for p in (scope_path or "").split("/") if p]
+    kept, best = view.scope, None
+    try:
+        for depth in range(len(parts), 0, -1):
+            candidate = "/".join(parts[:depth])
+            try:
+                view.focus(candidate)
+            except ValueError:
+                continue  # not a scope of this view's cone (a scope its values do not reach)
+            if len(view.render().nodes) > limit:
+                break
+            best = candidate
+    finally:
+        view.focus(kept)
+    return best

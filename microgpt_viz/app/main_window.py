@@ -321,7 +321,10 @@ class MainWindow(QMainWindow):
 
     def set_level(self, level):
         self._hint = {"fit": True}
-        self.session.set_level(level)
+        focused = self.session.set_level(level, limit=LAYOUT_LIMIT)
+        if focused is not None:
+            self.statusBar().showMessage(
+                f"{level} level: showing {focused}, around the selection (the whole view has too many boxes to draw)", 8000)
 
     def go_to_node(self, node, strict=False):
         self._hint = {"centre": True}

@@ -33,3 +33,28 @@ def test_other_values_are_no_attention_weight(trace):
     assert attention_cell_of(trace, trace.loss_node) is None
     exp_in_softmax = next(n for n in range(trace.num_nodes) if trace.scope[n].endswith("/softmax") and trace.op[n] == "exp")
     assert attention_cell_of(trace, exp_in_softmax) is None
+
+
+def test_the_widest_enclosing_scope_under_the_limit_is_chosen(trace):
+    from core.views.navigate import enclosing_scope_that_fits
+    from core.views.view import View
+
+    t = trace.positions - 1
+    view = View.for_token(trace, t, level="scalar")
+    node = int(trace.attention_nodes[0, 1, t, 0])
+    scope = trace.scope[node]
+    parts = scope.split("/")
+    prefixes = ["/".join(parts[:d]) for d in range(len(parts), 0, -1)]  # inside out
+    sizes = {}
+    for prefix in prefixes:
+        view.focus(prefix)
+        sizes[prefix] = len(view.render().nodes)
+    view.focus(None)
+    whole = len(view.render().nodes)
+    # a limit between two neighbouring sizes picks the inner one of them
+    inner, outer = prefixes[1], prefixes[2]  # .../attn/head1 and .../attn
+    assert sizes[inner] < sizes[outer] < whole
+    assert enclosing_scope_that_fits(view, scope, sizes[inner]) == inner
+    assert enclosing_scope_that_fits(view, scope, sizes[outer]) == outer
+    assert enclosing_scope_that_fits(view, scope, sizes[prefixes[0]] - 1) is None  # not even the innermost fits
+    assert view.scope is None and len(view.render().nodes) == whole  # the view is left as it was
