@@ -135,7 +135,8 @@ class Inspector(QWidget):
             link.setToolTip("Show this line in the source view")
             link.linkActivated.connect(lambda _=None, a=attrs: self.sourceClicked.emit(a["file"], a["line"]))
             self.fields.addRow("source", link)
-        self._field("backward order", f"{attrs['order']}  (0 is the loss, where backward starts)")
+        order = self._field("backward order", f"{attrs['order']}  (the loss is 0)")
+        order.setToolTip("backward() visits values in this order, starting at the loss")
         self._fill_links(trace, self.node)
         self.expand_button.hide()
 
@@ -175,6 +176,7 @@ class Inspector(QWidget):
         if mono:
             label.setFont(QFont("monospace"))
         self.fields.addRow(name, label)
+        return label
 
     def _show_tables(self, visible):
         for widget in (self.inputs_label, self.inputs, self.consumers_label, self.consumers, self.sum_label):

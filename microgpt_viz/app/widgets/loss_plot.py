@@ -48,7 +48,7 @@ class LossPlot(pg.PlotWidget):
         """ln(vocab): what a model that guesses uniformly scores, the loss at step 1."""
         self.baseline = math.log(vocab_size)
         self._baseline.setValue(self.baseline)
-        self._baseline_label.setText(f"ln({vocab_size}) = {self.baseline:.2f}, uniform guess")
+        self._baseline_label.setText(f"uniform guess: ln {vocab_size} = {self.baseline:.2f}")
         self._refresh()
 
     def set_losses(self, losses):
@@ -69,7 +69,8 @@ class LossPlot(pg.PlotWidget):
         self._raw.setData(x, np.asarray(self.losses, dtype=float))
         self._trend.setData(x, trend(self.losses))
         item = self.getPlotItem()
-        top = max([self.baseline or 0.0] + self.losses) * 1.08 if self.losses or self.baseline else 4.0
+        # room above the highest line for the baseline's label, which sits on top of its line
+        top = max([self.baseline or 0.0] + self.losses) * 1.2 if self.losses or self.baseline else 4.0
         item.setYRange(0, top, padding=0)
         item.setXRange(0, max(len(self.losses) - 1, 9), padding=0.02)
 
