@@ -21,6 +21,16 @@ class Link:
     contribution: float
 
 
+@dataclass(frozen=True)
+class AttentionCell:
+    """Where a softmax output of an attention head sits: the query position looking, the key position looked at."""
+
+    layer: int
+    head: int
+    query: int
+    key: int
+
+
 def _check(index, node):
     node = int(node)
     if not 0 <= node < index.n:
@@ -98,3 +108,38 @@ def neighbourhood(trace, node, k=1):
         seen[nxt] = True
         frontier = nxt
     return np.flatnonzero(seen)
+
+
+def attention_cell_of(trace, node):
+    """The AttentionCell whose weight `node` is, or None for any other value (and for a script's step,
+    which records no attention tables)."""
+    nodes = trace.attention_nodes
+    if nodes.ndim != 4 or not nodes.size:
+        return None
+    hits = np.argwhere(nodes == int(node))
+    return AttentionCell(*map(int, hits[0])) if len(hits) else None
+
+
+def enclosing_scope_that_fits(view, scope_path, limit):
+    """The widest scope around `scope_path` (itself or one of its parents) under which `view`, at its
+    current level, shows at most `limit` boxes; None when not even `scope_path` alone fits.
+
+    For opening a fine level of detail around what is selected when the whole view is too big to lay
+    out. Scopes are tried from the inside out and the search stops at the first that is too big, so
+    the big views are rendered once at most. The view's own focus is left as it was.
+    """
+    parts = [p for p in (scope_path or "").split("/") if p]
+    kept, best = view.scope, None
+    try:
+        for depth in range(len(parts), 0, -1):
+            candidate = "/".join(parts[:depth])
+            try:
+                view.focus(candidate)
+            except ValueError:
+                continue  # not a scope of this view's cone (a scope its values do not reach)
+            if len(view.render().nodes) > limit:
+                break
+            best = candidate
+    finally:
+        view.focus(kept)
+    return best

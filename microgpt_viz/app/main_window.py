@@ -28,6 +28,7 @@ from microgpt_viz.app.jobs import JobRunner
 from microgpt_viz.app.docks.overview import Overview
 from microgpt_viz.app.docks.search_panel import SearchPanel
 from microgpt_viz.session.model import CHANGE_MODES, PLAIN_MODES, Session
+from microgpt_viz.session.stepping import step_words
 from microgpt_viz.app.session_signals import SessionSignals
 from microgpt_viz.app.docks.source_view import SourceView
 from microgpt_viz.app.docks.token_strip import TokenStrip, vocab_size
@@ -300,30 +301,39 @@ class MainWindow(QMainWindow):
     def show_whole_step(self):
         self.select_position(None)
 
-    def toggle_group(self, group_id):
+    def toggle_group(self, group_id, strict=False):
         self._hint = {"anchor": group_id}
         try:
             self.session.toggle(group_id, remember=True)
         except ValueError as e:
             self.statusBar().showMessage(str(e), 5000)
+            if strict:  # --select: a mistake must end the run, not hide in the status bar
+                raise
 
-    def focus_scope(self, path):
+    def focus_scope(self, path, strict=False):
         self._hint = {"fit": True}
         try:
             self.session.focus(path)
         except ValueError as e:
             self.statusBar().showMessage(str(e), 5000)
+            if strict:  # --select: a mistake must end the run, not hide in the status bar
+                raise
 
     def set_level(self, level):
         self._hint = {"fit": True}
-        self.session.set_level(level)
+        focused = self.session.set_level(level, limit=LAYOUT_LIMIT)
+        if focused is not None:
+            self.statusBar().showMessage(
+                f"{level} level: showing {focused}, around the selection (the whole view has too many boxes to draw)", 8000)
 
-    def go_to_node(self, node):
+    def go_to_node(self, node, strict=False):
         self._hint = {"centre": True}
         try:
             self.session.select_node(node)
         except ValueError as e:
             self.statusBar().showMessage(str(e), 5000)
+            if strict:  # --select: a mistake must end the run, not hide in the status bar
+                raise
 
     def select_attention_cell(self, layer, head, query, key):
         nodes = self.session.trace.attention_nodes
@@ -432,7 +442,7 @@ class MainWindow(QMainWindow):
             self.training_panel.loss_plot.set_vocab_size(vocab_size(trace))
             self.training_panel.set_position(trace.step, trace.config.num_steps, trace.doc, trace.loss)
             self.statusBar().showMessage(
-                f"step {trace.step + 1}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
+                f"{step_words(trace.step, trace.config.num_steps)}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
             )
         self.stepShown.emit()
 
@@ -572,7 +582,7 @@ class MainWindow(QMainWindow):
         trace = self.session.trace
         if advance.trace is None and advance.error is None and trace is not None and self.training.trainer.finished:
             text = (f"all {self.training.trainer.planned_steps} planned steps are done; the graph still shows step "
-                    f"{trace.step + 1} (Reset starts over)")
+                    f"{trace.step} (Reset starts over)")
             self.training_panel.set_status(text)
             self.statusBar().showMessage(text, 10000)
 

@@ -6,6 +6,8 @@ import time
 from PyQt6.QtCore import QObject, QTimer
 from PyQt6.QtWidgets import QApplication
 
+from microgpt_viz.session.select_script import SelectError, check_against
+
 POLL_MS = 40
 SETTLE_MS = 120  # after the last change, let pending paints and queued signals run
 TIMEOUT_S = 600
@@ -22,6 +24,7 @@ class Screenshot(QObject):
         self.zoom = None
         self.started = time.monotonic()
         self._quiet_since = None
+        self._checked = False  # the actions were held against the first recorded step
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(POLL_MS)
@@ -58,6 +61,13 @@ class Screenshot(QObject):
         if (now - self._quiet_since) * 1000 < SETTLE_MS:
             return
         self._quiet_since = None
+        if not self._checked:
+            self._checked = True
+            try:
+                check_against(self.actions, self.window.session.trace)
+            except SelectError as e:
+                self._finish(2, str(e))
+                return
         if self.actions:
             self._apply(self.actions.pop(0))
             return
@@ -70,11 +80,11 @@ class Screenshot(QObject):
                 w.select_position(value)
             elif key in ("expand", "toggle"):
                 if key == "toggle" or value not in w.session.view.expanded:
-                    w.toggle_group(value)
+                    w.toggle_group(value, strict=True)
             elif key == "focus":
-                w.focus_scope(value)
+                w.focus_scope(value, strict=True)
             elif key == "node":
-                w.go_to_node(value)
+                w.go_to_node(value, strict=True)
             elif key == "cell":
                 w.select_attention_cell(*value)
             elif key == "level":

@@ -54,7 +54,7 @@ class TrainingController(QObject):
     # ---- jobs -----------------------------------------------------------------------
     def record(self):
         """Record the step the trainer takes next (the first thing the app does)."""
-        self._start(lambda: stepping.advance(self.trainer, 0), f"recording step {self.trainer.step_index + 1}", self.advanced.emit)
+        self._start(lambda: stepping.advance(self.trainer, 0), f"recording step {self.trainer.step_index}", self.advanced.emit)
 
     def step(self):
         """One Adam update on the scalar engine, then record the next step."""
@@ -67,12 +67,12 @@ class TrainingController(QObject):
         them is recorded on the scalar engine either way.
         """
         self._cancel.clear()
-        first = self.trainer.step_index + 1
+        first = self.trainer.step_index  # the index of the first step this run trains on
         fast = self.fast if fast is None else fast
 
         def on_losses(done, losses):  # runs in the worker thread; signals cross over queued
             self.stepped.emit(losses)
-            self.progress.emit(f"update {first + done - 1}: loss {losses[-1]:.4f}", done, count)
+            self.progress.emit(f"step {first + done - 1}: loss {losses[-1]:.4f}", done, count)
 
         def job():
             return stepping.advance(self.trainer, count, self._cancel.is_set, fast=fast, on_losses=on_losses)
@@ -130,7 +130,7 @@ class TrainingController(QObject):
             if on_done is not None:
                 on_done(result)
 
-        self._start(job, f"recording step {trainer.step_index + 1}", done)
+        self._start(job, f"recording step {trainer.step_index}", done)
 
     def record_doc(self, doc, on_done, on_error):
         """Record `doc` at the current parameters (no update): on_done(Trace) or on_error(one-line text)."""

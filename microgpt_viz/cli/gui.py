@@ -1,21 +1,27 @@
 """`microgpt-viz gui` (also no command at all): the desktop app, or one offscreen screenshot of it.
 
 Everything the user typed is checked here, before Qt is imported: a bad data file, preset or
---select ends in one line and exit status 2, with no window. The app is handed a built Trainer.
+--select ends in one line and exit status 2, with no window. What --select names (nodes, groups,
+cells) is checked against the first recorded step before the picture is taken (app/screenshot.py):
+a mistake there also ends in one line and exit status 2. The app is handed a built Trainer.
 """
+import argparse
 import os
 
 from microgpt_viz.cli.args import UserError, add_common, check_writable, make_trainer
-from microgpt_viz.session.select_script import SelectError, parse
+from microgpt_viz.session.select_script import SelectError, help_text, parse
 
 NAME = "gui"
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser(NAME, help="open the desktop app (the default)")
+    parser = subparsers.add_parser(
+        NAME, help="open the desktop app (the default)", epilog=help_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the key list one per line
+    )
     add_common(parser)
     parser.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen after the first recorded step, save it, exit")
-    parser.add_argument("--select", metavar="WHAT", help="with --screenshot: what to select first")
+    parser.add_argument("--select", metavar="WHAT", help="with --screenshot: what to do before the picture (keys listed below)")
     return parser
 
 

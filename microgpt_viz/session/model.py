@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.views.navigate import consumers_of, inputs_of
+from core.views.navigate import consumers_of, enclosing_scope_that_fits, inputs_of
 from core.views.view import View
 from microgpt_viz.session import trace_memory
 from microgpt_viz.session.history import History, Location
@@ -270,11 +270,33 @@ class Session:
             self._visit()
         self._notify("view", "selection")
 
-    def set_level(self, level):
-        """Open every group down to a level of detail: module, vector or scalar."""
+    def set_level(self, level, limit=None):
+        """Open every group down to a level of detail: module, vector or scalar.
+
+        With `limit` (boxes the graph can lay out): when the view grows past it and something is
+        selected, focus the widest scope around the selection that fits, so a fine level opens
+        around what is being looked at instead of as a picture too big to draw. Returns that scope,
+        or None when the focus was left alone.
+        """
         self.view.set_level(level)
+        focused = None
+        if limit is not None and len(self.view.render().nodes) > limit:
+            scope = self._selected_scope()
+            focused = enclosing_scope_that_fits(self.view, scope, limit) if scope else None
+            if focused is not None:
+                self.view.focus(focused)
         self._revalidate_selection()
         self._notify("view", "selection")
+        return focused
+
+    def _selected_scope(self):
+        """The scope path of what is selected: a value's scope, or a scope box / vector box's scope."""
+        sel = self.selection
+        if sel.node is not None:
+            return self.trace.scope[sel.node]
+        if sel.visible is not None and scalar_of(sel.visible) is None:
+            return sel.visible.split("#")[0]  # a vector's id is `scope#op@depth`
+        return None
 
     def set_colour_by(self, mode):
         if mode not in COLOUR_MODES:

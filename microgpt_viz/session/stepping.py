@@ -27,6 +27,12 @@ class Advance:
     engine: str = "scalar"  # which engine took the updates: "scalar" (core/engine/train.py) or "fast" (core/engine/fast.py)
 
 
+def step_words(step_index, planned):
+    """How the app names a step: its index from 0 (the updates done before it), as `record` and
+    `export` do, with the run's length said apart so that "of" never suggests counting from 1."""
+    return f"step {step_index} · {planned} steps in the run"
+
+
 REPORT_INTERVAL_S = 0.05  # the fast engine reports its losses at most this often (the GUI redraws per report)
 
 

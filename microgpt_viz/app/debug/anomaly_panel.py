@@ -38,7 +38,7 @@ class AnomalyPanel(DebugPanel):
         if self.trace is None:
             return None
         trace = self.trace
-        self.summary.setText(f"checking step {trace.step + 1}…")
+        self.summary.setText(f"checking step {trace.step}…")
         self.recheck.setEnabled(False)
         self.background.run(lambda: check(trace), self._report_ready, self._failed)
         return None if self.background.busy else self.report
@@ -59,7 +59,7 @@ class AnomalyPanel(DebugPanel):
         if report is None:
             return
         errors, warnings = len(report.of_severity("error")), len(report.of_severity("warning"))
-        what = f"step {report.step + 1} on {report.doc!r}" if report.doc else "the script's step"
+        what = f"step {report.step} on {report.doc!r}" if report.doc else "the script's step"
         self.summary.setText(f"{what}: {errors} errors, {warnings} warnings")
         findings = [f for f in report.findings if not self.problems_only.isChecked() or f.severity != "info"]
         self.table.set_rows([((f.severity, f.kind, f.message), f.nodes[0] if f.nodes else None, COLOURS[f.severity]) for f in findings])

@@ -36,7 +36,7 @@ class ChangeColouring:
             session.clear_change(STEP_DIFF)
             return
         a, b = result.a, result.b
-        description = (f"the step diff, step {b.step + 1} against pinned step {a.step + 1} on {a.doc!r}: "
+        description = (f"the step diff, step {b.step} against pinned step {a.step} on {a.doc!r}: "
                        f"loss {number(a.loss)} → {number(b.loss)}")
         session.show_change(Change(STEP_DIFF, description, b, result.data_delta, result.grad_delta))
 

@@ -73,10 +73,10 @@ class DiffPanel(DebugPanel):
         self.record_b.setEnabled(a is not None and b is not None and b.doc != a.doc and a.config is not None)
         if a is None or b is None or a is b:
             self.background.cancel()
-            self.summary.setText(IDLE if a is None or b is None else f"A = step {a.step + 1} on {a.doc!r}; take steps to compare")
+            self.summary.setText(IDLE if a is None or b is None else f"A = step {a.step} on {a.doc!r}; take steps to compare")
             self.diffChanged.emit(None)
             return
-        self.summary.setText(f"comparing step {a.step + 1} with step {b.step + 1}…")
+        self.summary.setText(f"comparing step {a.step} with step {b.step}…")
         self.background.run(lambda: diff(a, b), self._diffed, lambda error: self._failed(a, b, error))
 
     def _diffed(self, result):
@@ -86,7 +86,7 @@ class DiffPanel(DebugPanel):
 
     def _failed(self, a, b, error):
         if isinstance(error, ShapeMismatch):
-            self.summary.setText(f"A = step {a.step + 1} on {a.doc!r}, B = step {b.step + 1} on {b.doc!r}: {error}")
+            self.summary.setText(f"A = step {a.step} on {a.doc!r}, B = step {b.step} on {b.doc!r}: {error}")
         else:
             self.summary.setText(failure_text("the diff", error))
         self.diffChanged.emit(None)
@@ -94,7 +94,7 @@ class DiffPanel(DebugPanel):
     def _show(self):
         r, a, b = self.result, self.result.a, self.result.b
         self.summary.setText(
-            f"A = step {a.step + 1}, B = step {b.step + 1} on {a.doc!r}: loss {number(a.loss)} → {number(b.loss)} "
+            f"A = step {a.step}, B = step {b.step} on {a.doc!r}: loss {number(a.loss)} → {number(b.loss)} "
             f"(Δ {r.loss_delta:+.4e}); data changed in {int(r.data_changed.sum())} nodes, grads in {int(r.grad_changed.sum())}"
         )
         rows = []

@@ -179,7 +179,7 @@ class DebugPanels:
         except checkpoint.CheckpointError as e:
             w.show_error("Cannot save the training state", str(e))
             return False
-        w.statusBar().showMessage(f"saved the training state after step {w.training.trainer.step_index} to {path}", 8000)
+        w.statusBar().showMessage(f"saved the training state after {w.training.trainer.step_index} updates (next: step {w.training.trainer.step_index}) to {path}", 8000)
         return True
 
     def open_state(self, path):
@@ -201,7 +201,7 @@ class DebugPanels:
         def switched(_advance):
             w.preset_name = _preset_name(trainer.config) or w.preset_name
             w.training_panel.set_config(w.preset_name, trainer.config.learning_rate)
-            w.statusBar().showMessage(f"resumed from {path} after step {trainer.step_index}", 8000)
+            w.statusBar().showMessage(f"resumed from {path} after {trainer.step_index} updates (next: step {trainer.step_index})", 8000)
 
         w.training.replace_trainer(trainer, on_done=switched, what="Cannot open the training state")
         return True

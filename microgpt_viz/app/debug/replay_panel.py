@@ -46,7 +46,7 @@ class ReplayPanel(DebugPanel):
         self.play.setChecked(False)
         self.slider.setEnabled(False)
         self.play.setEnabled(False)
-        self.status.setText(f"preparing the replay of step {trace.step + 1}…")
+        self.status.setText(f"preparing the replay of step {trace.step}…")
         self.background.run(lambda: replay_of(trace), lambda replay: self._ready(trace, replay), self._failed)
 
     def _failed(self, error):

@@ -15,6 +15,7 @@ from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QLinearGradient, QPainter
 from PyQt6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from core.views.colour_scale import diverging_rgb, weight_rgb
+from core.views.navigate import attention_cell_of
 from microgpt_viz.app.graph.colours import MASKED, qcolor, text_colour_for
 from microgpt_viz.session.labels import number
 
@@ -42,6 +43,23 @@ class Cell:
 
 def mode_values(trace, mode):
     return {"weights": trace.attention_weights, "logits": trace.attention_logits, "grads": trace.attention_weight_grads}[mode]
+
+
+def all_zero(values):
+    """Every cell a query can see (key <= query) is exactly 0: a colour scale would be made up."""
+    positions = values.shape[-1]
+    seen = np.tril(np.ones((positions, positions), dtype=bool))
+    return bool(np.all(values[..., seen] == 0))
+
+
+def zero_text(trace, mode):
+    """Why the heatmaps of `mode` are blank, in words: the cause when the step and config make it known."""
+    what = MODE_TITLES[mode]
+    config = trace.config
+    if mode == "grads" and config is not None and config.zero_init_out and trace.step == 0:
+        return (f"every {what} is 0 here: attn_wo starts at zero, so no gradient reaches the "
+                "attention weights at step 0 (take a step to see them)")
+    return f"every {what} in this step is 0, so there is nothing to colour"
 
 
 def value_range(values, mode):
@@ -186,6 +204,7 @@ class AttentionCanvas(QWidget):
             return
         layers, heads, positions = self._shape()
         values = mode_values(self.trace, self.mode)
+        zero = self.zero_message()
         low, high = value_range(values, self.mode)
         rgb = cell_rgb(values, self.mode, low, high)
         cell = self.cell_size(width, height)
@@ -219,7 +238,30 @@ class AttentionCanvas(QWidget):
                 if head == 0:
                     for q, label in enumerate(labels):
                         painter.drawText(QRectF(rect.x() - Y_LABELS, rect.y() + q * cell, Y_LABELS - 4, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
-        self._paint_colour_bar(painter, width, height, low, high, font)
+        if zero:  # no scale for a matrix of zeros: say why instead
+            self._paint_message(painter, width, height, zero, font)
+        else:
+            self._paint_colour_bar(painter, width, height, low, high, font)
+
+    def zero_message(self):
+        """What the canvas says instead of a colour scale when the shown matrix is all 0, else None."""
+        if not self.available:
+            return None
+        values = mode_values(self.trace, self.mode)
+        return zero_text(self.trace, self.mode) if all_zero(values) else None
+
+    def _paint_message(self, painter, width, height, text, font):
+        box = QRectF(MARGIN, 0, min(width - 2 * MARGIN, 520), 0)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        painter.setFont(font)
+        needed = painter.boundingRect(box.adjusted(10, 0, -10, 1000), flags, text)
+        box.setHeight(needed.height() + 16)
+        box.moveCenter(QPointF(width / 2, min(height, self._size_for(self.cell_size(width, height)).height()) / 2))
+        painter.setPen(QPen(QColor(160, 140, 90), 1))
+        painter.setBrush(QColor(255, 250, 225, 240))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(QColor(60, 50, 20))
+        painter.drawText(box.adjusted(10, 8, -10, -8), flags, text)
 
     def _paint_heatmap(self, painter, rect, cell, values, rgb, show_numbers, layer_head):
         positions = values.shape[0]
@@ -350,8 +392,5 @@ class AttentionPanel(QWidget):
 
     def select_node(self, trace, node):
         """Outline the cell whose softmax output is `node` (if it is one)."""
-        if trace is None or node is None or not trace.attention_nodes.size:
-            self.canvas.set_selected(None)
-            return
-        hits = np.argwhere(trace.attention_nodes == node)
-        self.canvas.set_selected(Cell(*map(int, hits[0])) if len(hits) else None)
+        found = None if trace is None or node is None else attention_cell_of(trace, node)
+        self.canvas.set_selected(None if found is None else Cell(found.layer, found.head, found.query, found.key))

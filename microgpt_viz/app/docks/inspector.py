@@ -14,10 +14,23 @@ from PyQt6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from core.views.navigate import consumers_of, inputs_of
+from core.views.navigate import attention_cell_of, consumers_of, inputs_of
 from microgpt_viz.session.labels import OP_NAMES, node_text, number, op_text, parameter_text, source_text
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def attention_text(trace, node):
+    """'attention weight: query pos 3 ('l') → key pos 1 ('e'), layer 0, head 2', or None for other values."""
+    cell = attention_cell_of(trace, node)
+    if cell is None:
+        return None
+    labels = trace.token_labels
+
+    def pos(t):
+        return f"pos {t} ({labels[t]!r})" if t < len(labels) else f"pos {t}"
+
+    return f"attention weight: query {pos(cell.query)} → key {pos(cell.key)}, layer {cell.layer}, head {cell.head}"
 
 
 def _table(headers):
@@ -52,6 +65,10 @@ class Inspector(QWidget):
         self.title.setFont(font)
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.role = QLabel("")  # what the value means in the model, when the app can tell (an attention weight)
+        self.role.setWordWrap(True)
+        self.role.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.role.hide()
         self.fields = QFormLayout()
         self.fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.expand_button = QPushButton("Expand")
@@ -66,6 +83,7 @@ class Inspector(QWidget):
         self.sum_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
+        layout.addWidget(self.role)
         layout.addLayout(self.fields)
         layout.addWidget(self.expand_button)
         layout.addWidget(self.inputs_label)
@@ -83,6 +101,7 @@ class Inspector(QWidget):
     def show_nothing(self, text="Nothing selected: click a box in the graph, a token, or a heatmap cell"):
         self.node = None
         self.title.setText(text)
+        self._show_role(None)
         self._clear_fields()
         self._show_tables(False)
         self.expand_button.hide()
@@ -95,6 +114,7 @@ class Inspector(QWidget):
         what = OP_NAMES.get(attrs["op"], attrs["op"])
         name = parameter_text(attrs) or f"{op_text(attrs)} ({what})"
         self.title.setText(f"#{self.node}  {name} = {number(attrs['data'])}")
+        self._show_role(attention_text(trace, self.node))
         self._clear_fields()
         self._field("op", f"{op_text(attrs)}   ({what})")
         self._field("data", number(attrs["data"], 10), mono=True)
@@ -115,7 +135,8 @@ class Inspector(QWidget):
             link.setToolTip("Show this line in the source view")
             link.linkActivated.connect(lambda _=None, a=attrs: self.sourceClicked.emit(a["file"], a["line"]))
             self.fields.addRow("source", link)
-        self._field("backward order", f"{attrs['order']}  (0 is the loss, where backward starts)")
+        order = self._field("backward order", f"{attrs['order']}  (the loss is 0)")
+        order.setToolTip("backward() visits values in this order, starting at the loss")
         self._fill_links(trace, self.node)
         self.expand_button.hide()
 
@@ -123,6 +144,7 @@ class Inspector(QWidget):
         """A box standing for many values (a scope, a vector, a folded sum)."""
         self.trace, self.node = trace, None
         self.title.setText(f"{visible.label}")
+        self._show_role(None)
         self._clear_fields()
         self._field("group", visible.id)
         self._field("kind", visible.kind)
@@ -139,6 +161,10 @@ class Inspector(QWidget):
         self.expand_button.setText(f"Expand {visible.label}")
 
     # ---- internals ------------------------------------------------------------------
+    def _show_role(self, text):
+        self.role.setText(text or "")
+        self.role.setVisible(bool(text))
+
     def _clear_fields(self):
         while self.fields.rowCount():
             self.fields.removeRow(0)
@@ -150,6 +176,7 @@ class Inspector(QWidget):
         if mono:
             label.setFont(QFont("monospace"))
         self.fields.addRow(name, label)
+        return label
 
     def _show_tables(self, visible):
         for widget in (self.inputs_label, self.inputs, self.consumers_label, self.consumers, self.sum_label):

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import (
 
 from core.engine.config import PRESETS
 from microgpt_viz.app.widgets.loss_plot import LossPlot
+from microgpt_viz.session.stepping import step_words
 
 
 class TrainingPanel(QWidget):
@@ -127,8 +128,8 @@ class TrainingPanel(QWidget):
             self.status.setText(text)
 
     def set_position(self, step_index, planned, doc, loss):
-        """Where training stands: the step on screen and its loss."""
-        self._position_text = f"step {step_index + 1} of {planned} on {doc!r}: loss {loss:.4f}"
+        """Where training stands: the step on screen (numbered from 0, as the CLI does) and its loss."""
+        self._position_text = f"{step_words(step_index, planned)}\n{doc!r}: loss {loss:.4f}"
         self.status.setText(self._position_text)
 
     def set_status(self, text):

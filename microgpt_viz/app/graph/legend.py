@@ -6,7 +6,7 @@ x groups: largest |grad|   [purple] NaN / inf   log scale, 4 decades`. Coloured 
 """
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from core.views.colour_scale import diverging_rgb, magnitude_rgb
@@ -14,6 +14,7 @@ from microgpt_viz.app.graph.colours import NONFINITE, qcolor
 from microgpt_viz.session.labels import number
 
 BAR_WIDTH = 110
+NARROW_BAR_WIDTH = 44  # when the full legend does not fit the graph's width (a 1280-pixel screen)
 HEIGHT = 30  # one line; a change's description adds a second
 NOTE_HEIGHT = 18
 NOTE_COLOUR = QColor(120, 30, 30)
@@ -23,6 +24,7 @@ class Legend(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.scale = None
+        self.bar_width = BAR_WIDTH
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(HEIGHT)
 
@@ -39,9 +41,7 @@ class Legend(QWidget):
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = QFont(self.font())
-        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        painter.setFont(self.legend_font())
         metrics = painter.fontMetrics()
         s = self.scale
         quantity = s.quantity
@@ -56,6 +56,7 @@ class Legend(QWidget):
             painter.drawText(QRectF(x, 0, self.width() - x, HEIGHT), Qt.AlignmentFlag.AlignVCenter, text)
             return
         decades = s.decades
+        self.bar_width = self._fitting_bar_width(metrics)
 
         def signed(stop):
             t = stop * 2 - 1
@@ -70,8 +71,36 @@ class Legend(QWidget):
         x = self._bar(painter, metrics, x, magnitude, "0", number(s.top, 2), s.magnitude_caption)
         painter.fillRect(QRectF(x, HEIGHT / 2 - 5, 10, 10), NONFINITE)
         painter.setPen(QColor(40, 40, 40))
-        text = f"NaN / inf    {s.log_caption}"
+        text = metrics.elidedText(f"NaN / inf    {s.log_caption}", Qt.TextElideMode.ElideRight, max(0, int(self.width() - x - 14)))
         painter.drawText(QRectF(x + 14, 0, metrics.horizontalAdvance(text) + 4, HEIGHT), Qt.AlignmentFlag.AlignVCenter, text)
+
+    def _fitting_bar_width(self, metrics):
+        """Full-width colour bars when the whole line fits, else narrow ones."""
+        return BAR_WIDTH if self.natural_width(metrics, BAR_WIDTH) <= self.width() else NARROW_BAR_WIDTH
+
+    def legend_font(self):
+        font = QFont(self.font())
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.85))
+        return font
+
+    def natural_width(self, metrics=None, bar_width=None, log_caption=True):
+        """Pixels the one-line legend needs with bars `bar_width` wide (default: the width it draws with);
+        log_caption=False: up to the NaN swatch's words, the part that is never cut (the caption after it may be)."""
+        s = self.scale
+        if s is None or s.top == 0:
+            return 0
+        metrics = metrics or QFontMetrics(self.legend_font())
+        bar = self._fitting_bar_width(metrics) if bar_width is None else bar_width
+        top = number(s.top, 2)
+
+        def part(left, caption):
+            return metrics.horizontalAdvance(left) + 8 + bar + 4 + metrics.horizontalAdvance(f"{top}  {caption}") + 4 + 18
+
+        width = 8.0 + part("0", s.magnitude_caption)
+        if s.signed_values:
+            width += part(f"-{top}", s.value_caption)
+        tail = f"NaN / inf    {s.log_caption}" if log_caption else "NaN / inf"
+        return int(width + 14 + metrics.horizontalAdvance(tail) + 4)
 
     def _bar(self, painter, metrics, x, colour_at, left, right, caption):
         """Draw `left [bar] right caption` from x; return where the next part starts."""
@@ -79,13 +108,13 @@ class Legend(QWidget):
         width = metrics.horizontalAdvance(left) + 4
         painter.drawText(QRectF(x, 0, width, HEIGHT), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, left)
         x += width + 4
-        gradient = QLinearGradient(x, 0, x + BAR_WIDTH, 0)
+        gradient = QLinearGradient(x, 0, x + self.bar_width, 0)
         for stop in np.linspace(0, 1, 21):
             gradient.setColorAt(float(stop), qcolor(colour_at(stop)))
         painter.setPen(QPen(QColor(150, 150, 150)))
         painter.setBrush(gradient)
-        painter.drawRect(QRectF(x, HEIGHT / 2 - 6, BAR_WIDTH, 12))
-        x += BAR_WIDTH + 4
+        painter.drawRect(QRectF(x, HEIGHT / 2 - 6, self.bar_width, 12))
+        x += self.bar_width + 4
         painter.setPen(QColor(40, 40, 40))
         text = f"{right}  {caption}"
         width = metrics.horizontalAdvance(text) + 4

@@ -3,7 +3,8 @@
 Laying out happens elsewhere (Graphviz runs off the GUI thread); this panel shows what it
 is given and says so while a layout is on its way.
 """
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from microgpt_viz.app.graph.breadcrumb import Breadcrumb
@@ -13,6 +14,25 @@ from microgpt_viz.app.graph.node_colours import node_fills
 from microgpt_viz.session.model import CHANGE_MODES, COLOUR_MODES
 
 LEVEL_CHOICES = ("module", "vector", "scalar")
+HINT = "drag: pan · wheel: zoom · click: select · double-click: open / close"
+
+
+class ElidedLabel(QLabel):
+    """One line of text that ends in "…" where there is no room (the whole text is its tooltip);
+    it never asks for width, so it can never push or overlap the widgets beside it."""
+
+    def __init__(self, text, parent=None):
+        super().__init__(text, parent)
+        self.setToolTip(text)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def shown_text(self):
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), self.shown_text())
 
 
 class GraphPanel(QWidget):
@@ -45,12 +65,13 @@ class GraphPanel(QWidget):
         crumbs.addWidget(self.back_button)
         crumbs.addWidget(self.forward_button)
         crumbs.addWidget(self.breadcrumb, 1)
-        hint = QLabel("drag: pan · wheel: zoom · click: select · double-click: open / close")
-        hint.setStyleSheet("color: #777;")
-        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # it may be cut, never widen the window
-        tools = QHBoxLayout()
+        self.hint = ElidedLabel(HINT)
+        self.hint.setStyleSheet("color: #777;")
+        self.tools = QHBoxLayout()
+        tools = self.tools
         tools.setContentsMargins(6, 0, 4, 2)
-        tools.addWidget(hint, 1)
+        tools.addWidget(self.hint, 1)
+        tools.addSpacing(6)
         tools.addWidget(QLabel("level"))
         tools.addWidget(self.level)
         tools.addWidget(QLabel("colour"))

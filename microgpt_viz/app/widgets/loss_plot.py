@@ -1,4 +1,5 @@
-"""The loss curve: every update's loss, a smoothed trend, and ln(vocab), the loss of a uniform guess."""
+"""The loss curve: every trained step's loss (x: the step's index from 0), a smoothed trend, and ln(vocab),
+the loss of a uniform guess."""
 import math
 
 import numpy as np
@@ -28,7 +29,7 @@ class LossPlot(pg.PlotWidget):
         super().__init__(parent, background="w")
         self.setMinimumHeight(140)
         item = self.getPlotItem()
-        item.setLabel("bottom", "update")
+        item.setLabel("bottom", "step")
         item.setLabel("left", "loss")
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
@@ -47,7 +48,7 @@ class LossPlot(pg.PlotWidget):
         """ln(vocab): what a model that guesses uniformly scores, the loss at step 1."""
         self.baseline = math.log(vocab_size)
         self._baseline.setValue(self.baseline)
-        self._baseline_label.setText(f"ln({vocab_size}) = {self.baseline:.2f}, uniform guess")
+        self._baseline_label.setText(f"uniform guess: ln {vocab_size} = {self.baseline:.2f}")
         self._refresh()
 
     def set_losses(self, losses):
@@ -64,13 +65,14 @@ class LossPlot(pg.PlotWidget):
         self._refresh()
 
     def _refresh(self):
-        x = np.arange(1, len(self.losses) + 1)
+        x = np.arange(len(self.losses))  # numbered like the steps everywhere else: from 0
         self._raw.setData(x, np.asarray(self.losses, dtype=float))
         self._trend.setData(x, trend(self.losses))
         item = self.getPlotItem()
-        top = max([self.baseline or 0.0] + self.losses) * 1.08 if self.losses or self.baseline else 4.0
+        # room above the highest line for the baseline's label, which sits on top of its line
+        top = max([self.baseline or 0.0] + self.losses) * 1.2 if self.losses or self.baseline else 4.0
         item.setYRange(0, top, padding=0)
-        item.setXRange(0, max(len(self.losses), 10), padding=0.02)
+        item.setXRange(0, max(len(self.losses) - 1, 9), padding=0.02)
 
     def _place_label(self, *_):
         if self.baseline is None:

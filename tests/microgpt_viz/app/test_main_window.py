@@ -87,6 +87,7 @@ def test_step_twice_grows_losses_updates_graph_and_keeps_expansion(qtbot, window
         assert len(session.losses) == expected
         assert session.trace.step == expected
         assert window.training_panel.loss_plot.losses == session.losses
+        assert window.training_panel.status.text().startswith(f"step {expected} · ")  # numbered from 0, as the CLI does
         assert group in session.view.expanded and isinstance(window.graph.view.item_for(group), ClusterItem)
         # every box now shows the new step's numbers
         rendered = session.rendered()

@@ -159,3 +159,21 @@ def test_released_traces_are_taken_apart_only_once_nobody_uses_them(trainer, mon
     assert not dropped_nodes and janitor.dismantled >= before + 1  # taken apart, and counted
     time.sleep(2 * trace_memory._POLL_S)
     assert len(kept_nodes) == len(kept.op) > 0  # the one still referenced stays whole
+
+
+def test_a_fine_level_too_big_to_draw_opens_around_the_selection(session):
+    trace = session.trace
+    node = int(trace.attention_nodes[0, 2, 1, 0])
+    session.select_node(node)
+    session.set_level("scalar")
+    whole = len(session.rendered().nodes)
+    session.set_level("module")
+    limit = whole - 1  # the whole cone no longer fits
+    focused = session.set_level("scalar", limit=limit)
+    assert focused is not None and trace.scope[node].startswith(focused + "/")
+    assert session.view.scope == focused and session.view.level == "scalar"
+    assert len(session.rendered().nodes) <= limit
+    assert session.selection.node == node and session.selection.visible == f"n{node}"  # still shown, as itself
+    # without a limit (or when it fits) the focus is left alone
+    session.focus(None)
+    assert session.set_level("scalar") is None and session.view.scope is None

@@ -1,0 +1,46 @@
+"""The attention dock says in words why a matrix is blank instead of drawing a colour scale for zeros."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from core.engine.config import preset  # noqa: E402
+from core.engine.train import Trainer  # noqa: E402
+
+
+def test_zero_gradients_at_step_0_are_explained_and_real_ones_are_not(qtbot, docs):
+    from microgpt_viz.app.docks.attention import AttentionPanel
+
+    trainer = Trainer(docs, preset("original"))
+    first = trainer.record()
+    panel = AttentionPanel()
+    qtbot.addWidget(panel)
+    panel.set_trace(first)
+    panel.set_mode("grads")
+    assert np.all(np.nan_to_num(first.attention_weight_grads) == 0)  # masked cells are NaN  # what the message is about
+    message = panel.canvas.zero_message()
+    assert "attn_wo starts at zero" in message and "step 0" in message
+    panel.set_mode("weights")
+    assert panel.canvas.zero_message() is None  # softmax weights are never all 0
+    trainer.step()
+    later = trainer.record()
+    assert later.step == 1 and np.any(np.nan_to_num(later.attention_weight_grads) != 0)
+    panel.set_trace(later)
+    panel.set_mode("grads")
+    assert panel.canvas.zero_message() is None
+
+
+def test_an_all_zero_matrix_without_a_known_cause_gets_the_plain_words():
+    from microgpt_viz.app.docks.attention import all_zero, zero_text
+
+    values = np.zeros((1, 2, 3, 3))
+    values[0, 0, 0, 2] = 5.0  # a masked cell (key after query) does not count
+    assert all_zero(values)
+    values[0, 1, 2, 1] = 1e-9
+    assert not all_zero(values)
+    later = SimpleNamespace(step=4, config=preset("original"))
+    assert zero_text(later, "grads") == "every d loss / d weight in this step is 0, so there is nothing to colour"
+    latest = SimpleNamespace(step=0, config=preset("latest"))
+    assert "attn_wo" not in zero_text(latest, "grads")

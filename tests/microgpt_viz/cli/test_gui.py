@@ -1,0 +1,19 @@
+"""`microgpt-viz gui`: its help, and --select mistakes refused with one line (a process each: the app owns its QApplication)."""
+from microgpt_viz.session.select_script import KEYS
+
+
+def test_help_lists_every_select_key(cli_process):
+    done = cli_process("gui", "--help", timeout=120)
+    assert done.returncode == 0, done.stderr
+    for key in KEYS:
+        assert f"\n  {key}=" in done.stdout, key
+
+
+def test_select_mistakes_exit_2_with_one_line_and_no_picture(tmp_path, cli_process):
+    data = tmp_path / "names.txt"
+    data.write_text("emma\nolivia\nava\nmia\n")
+    out = tmp_path / "shot.png"
+    for select, fragment in (("expand=pos3/layer0/atn", "pos3/layer0/attn"), ("node=99999999", "no such node")):
+        done = cli_process("gui", "--data", data, "--screenshot", out, "--select", select, timeout=300)
+        done.assert_one_line_error(fragment)
+        assert not out.exists()
