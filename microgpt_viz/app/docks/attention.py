@@ -4,8 +4,8 @@ Rows are queries (the position doing the looking), columns are keys (the positio
 at); cells above the diagonal are masked (a token cannot see the future) and drawn hatched.
 Show the softmax weights, the logits fed to it, or d loss / d weight. Hover for the value;
 click a cell to select that softmax output in the graph. Painted by hand so the same code
-draws the widget and the PNG / SVG export. A step recorded from a user's script has no
-attention tables (the app cannot tell which of its values are attention): the canvas says so.
+draws the widget and the PNG / SVG export. A user's script's step has the tables where
+core/script/attention.py finds its attention softmaxes; where it finds none, the canvas says so.
 """
 from dataclasses import dataclass
 
@@ -30,7 +30,8 @@ GAP = 16
 COLOUR_BAR = 86
 MIN_CELL = 10.0  # below this the dock scrolls instead of shrinking the heatmaps
 EXPORT_CELL = 36.0
-NOT_AVAILABLE = "Attention heatmaps are not available for scripts: a script's step has no attention tables."
+NOT_AVAILABLE = ("No attention found in this step's graph: no softmax whose logits are dot products "
+                 "of two computed vectors (q · k).")
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class AttentionCanvas(QWidget):
 
     @property
     def available(self):
-        """There are heatmaps to draw (a step of the model, not a user's script)."""
+        """There are heatmaps to draw (the model's step, or a script's whose attention was found)."""
         return self.trace is not None and self.trace.attention_weights.size > 0
 
     def set_mode(self, mode):
@@ -188,6 +189,10 @@ class AttentionCanvas(QWidget):
         g = t.attention_weight_grads[hit.layer, hit.head, hit.query, hit.key]
         return f"{where}\nweight {number(w)}   logit {number(lg)}   d loss/d weight {number(g)}\nclick: select this softmax output"
 
+    def unavailable_message(self):
+        """What the canvas says when there is no heatmap to draw."""
+        return "no step recorded yet" if self.trace is None else NOT_AVAILABLE
+
     # ---- painting -------------------------------------------------------------------
     def paintEvent(self, event):
         painter = QPainter(self)
@@ -199,7 +204,7 @@ class AttentionCanvas(QWidget):
         text = QColor(30, 30, 30)
         if not self.available:
             painter.setPen(text)
-            message = "no step recorded yet" if self.trace is None else NOT_AVAILABLE
+            message = self.unavailable_message()
             painter.drawText(QRectF(0, 0, width, height), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
             return
         layers, heads, positions = self._shape()

@@ -59,6 +59,7 @@ def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_return
     # what the script does not have is said, not raised
     assert "not available for this script" in window.token_strip.note()
     assert not window.attention.canvas.available
+    assert "No attention found in this step's graph" in window.attention.canvas.unavailable_message()
     assert window.attention.canvas.grab().width() > 0 and window.token_strip.grab().width() > 0
     panels = window.debug_panels
     assert "not available" in panels.gradcheck.summary.text() and not panels.gradcheck.check_sample.isEnabled()
@@ -99,6 +100,8 @@ def test_a_microgpt_script_with_its_own_arguments_shows_its_tokens(window, names
     assert window.graph.breadcrumb.texts()[0].startswith("loss of position 2 (")
     assert window.windowTitle() == "microgpt-viz: microgpt_tuples.py"
     assert "microgpt_tuples.py" in window.statusBar().currentMessage()
+    # its attention, found from the graph's shape, fills the heatmaps
+    assert window.attention.canvas.available and trace.attention_weights.shape[:2] == (1, 4)
 
 
 @pytest.mark.parametrize("body, fragment, traceback_text", [
