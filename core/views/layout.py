@@ -72,8 +72,25 @@ def dot_path():
     return path
 
 
+# Graphviz 2.43 sometimes cannot route a curved edge around big clusters ("triangulation
+# failed") and gives up on the whole picture; straight edges can always be drawn.
+_ROUTING_FAILURE = "triangulation failed"
+
+
 def run_dot(source, fmt, timeout=60):
-    """Run `dot -T<fmt>` on DOT source text; bytes out. GraphvizNotFound / GraphvizFailed on trouble."""
+    """Run `dot -T<fmt>` on DOT source text; bytes out. GraphvizNotFound / GraphvizFailed on trouble.
+
+    When dot cannot route its curved edges, the picture is drawn again with straight ones.
+    """
+    try:
+        return _run_dot_once(source, fmt, timeout)
+    except GraphvizFailed as e:
+        if _ROUTING_FAILURE not in str(e) or "graph [" not in source:
+            raise
+    return _run_dot_once(source.replace("graph [", "graph [splines=line, ", 1), fmt, timeout)
+
+
+def _run_dot_once(source, fmt, timeout):
     try:
         done = subprocess.run([dot_path(), f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
     except FileNotFoundError:

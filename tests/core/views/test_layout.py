@@ -110,3 +110,34 @@ def test_bench_functions_report_seconds(trace):
     for bench in (bench_expand_layout, bench_overview_layout):
         seconds = bench(trace)
         assert isinstance(seconds, float) and 0 < seconds < math.inf
+
+
+def test_a_picture_whose_curved_edges_cannot_be_routed_is_drawn_with_straight_ones(monkeypatch):
+    from core.views import layout
+
+    sources = []
+
+    def dot_that_cannot_route_curves(source, fmt, timeout):
+        sources.append(source)
+        if "splines=line" not in source:
+            raise layout.GraphvizFailed("Graphviz failed: libpath/shortest.c:324: triangulation failed")
+        return b"drawn"
+
+    monkeypatch.setattr(layout, "_run_dot_once", dot_that_cannot_route_curves)
+    assert layout.run_dot("digraph { graph [rankdir=TB]; a -> b }", "json0") == b"drawn"
+    assert len(sources) == 2 and "graph [splines=line, rankdir=TB]" in sources[1]
+
+
+def test_other_graphviz_failures_are_not_retried(monkeypatch):
+    from core.views import layout
+
+    calls = []
+
+    def failing(source, fmt, timeout):
+        calls.append(source)
+        raise layout.GraphvizFailed("Graphviz failed: syntax error in line 1")
+
+    monkeypatch.setattr(layout, "_run_dot_once", failing)
+    with pytest.raises(layout.GraphvizFailed, match="syntax error"):
+        layout.run_dot("digraph { graph [rankdir=TB]; a -> }", "json0")
+    assert len(calls) == 1
