@@ -9,6 +9,7 @@ import argparse
 import os
 
 from microgpt_viz.cli.args import UserError, add_common, check_writable, make_trainer
+from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
 from microgpt_viz.session.select_script import SelectError, help_text, parse
 
 NAME = "gui"
@@ -22,6 +23,7 @@ def add_parser(subparsers):
     add_common(parser)
     parser.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen after the first recorded step, save it, exit")
     parser.add_argument("--select", metavar="WHAT", help="with --screenshot: what to do before the picture (keys listed below)")
+    add_script_arguments(parser)
     return parser
 
 
@@ -36,8 +38,13 @@ def run(args):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif args.select:
         raise UserError("--select only works with --screenshot")
+    shown = None
+    if args.script:  # the script runs before any window: its failure is one line (and its traceback)
+        trace = trace_from_script(args)
+        which = "first backward()" if args.at_backward == 1 else f"backward() call {args.at_backward}"
+        shown = (args.script, trace, which)
     trainer = make_trainer(args)  # bad data or config: one line and exit 2, before any window
 
     from microgpt_viz.app.launch import run_app  # Qt is imported here and nowhere else in the CLI
 
-    return run_app(trainer, preset_name=args.preset, screenshot=args.screenshot, actions=actions)
+    return run_app(trainer, preset_name=args.preset, screenshot=args.screenshot, actions=actions, shown=shown)

@@ -17,3 +17,17 @@ def test_select_mistakes_exit_2_with_one_line_and_no_picture(tmp_path, cli_proce
         done = cli_process("gui", "--data", data, "--screenshot", out, "--select", select, timeout=300)
         done.assert_one_line_error(fragment)
         assert not out.exists()
+
+
+def test_gui_opens_on_a_later_step_of_a_users_script(tmp_path, cli_process, scripts):
+    data = tmp_path / "names.txt"
+    data.write_text("emma\nolivia\nava\nmia\nisabella\nsophia\n")
+    out = tmp_path / "script.png"
+    done = cli_process("gui", "--script", scripts.tuples, "--script-args", f"{data} 6", "--at-backward", 3,
+                       "--screenshot", out, "--select", "cell=0:1:2:1", timeout=300)
+    assert done.returncode == 0, done.stderr
+    from PyQt6.QtGui import QImage
+
+    assert not QImage(str(out)).isNull()  # the attention cell exists: the script's attention was found
+    refused = cli_process("gui", "--script", scripts.tuples, "--data", data, "--screenshot", out, timeout=120)
+    refused.assert_one_line_error("--data does not apply to --script")
