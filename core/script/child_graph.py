@@ -18,7 +18,7 @@ import sysconfig
 import types
 
 HERE = os.path.dirname(os.path.realpath(__file__))
-OUR_FILES = {os.path.join(HERE, "child.py"), os.path.join(HERE, "child_graph.py")}
+OUR_FILES = {os.path.join(HERE, name) for name in ("child.py", "child_graph.py", "paused_child.py")}
 
 # How the method a Value is made in names its operation, when the numbers leave a doubt.
 HINT_OPS = {
