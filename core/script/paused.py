@@ -85,7 +85,7 @@ class PausedScript:
         except OSError:
             return ""
 
-    def advance(self, count=1, should_stop=None, on_loss=None, timeout=DEFAULT_TIMEOUT, build=None):
+    def advance(self, count=1, should_stop=None, on_loss=None, timeout=DEFAULT_TIMEOUT, build=None, stop_kills=False):
         """Let `count` backward() calls run and return the Trace of the last one.
 
         should_stop: polled a few times a second; once it returns True the script stops at
@@ -94,6 +94,8 @@ class PausedScript:
         timeout: seconds the script may take between two backward() calls. build(capture)
         -> Trace (default trace_from_capture). ScriptError when the script ends first (it is
         then over: `ended`), or kind "closed" when close() was called meanwhile.
+        stop_kills: should_stop ends the script instead (ScriptError of kind "cancelled"), for a
+        script still starting, which may be far from any backward().
         """
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"count must be a positive number of backward() calls, got {count!r}")
@@ -108,6 +110,9 @@ class PausedScript:
             try:
                 message = self._receive(timeout, lambda: should_stop is not None and should_stop(), wanted)
             except _StopAsked:
+                if stop_kills:
+                    self._end_with(lambda: ScriptError(
+                        f"{self.name} was stopped before it reached {_which_backward(wanted)} (cancelled)", "cancelled", output=self.output()))
                 if not cancelled:
                     cancelled = True
                     self._send("cancel")
@@ -117,16 +122,17 @@ class PausedScript:
                 self.losses.append(message["loss"])
                 if on_loss is not None:
                     on_loss(message["backward_calls"], message["loss"])
-                if not cancelled and should_stop is not None and should_stop():  # a busy pipe is not polled
+                if not stop_kills and not cancelled and should_stop is not None and should_stop():  # a busy pipe is not polled
                     cancelled = True
                     self._send("cancel")
             elif status == "captured":
                 capture = dict(message)
-                return (build or self._build)(capture)
+                return (build or self.trace_of)(capture)
             else:
                 self._end_with(lambda: _check(message, self.name, self.output(), wanted))
 
-    def _build(self, capture):
+    def trace_of(self, capture):
+        """The Trace of a step the script handed over."""
         return trace_from_capture(capture, script=str(self.path.resolve()))
 
     def close(self):

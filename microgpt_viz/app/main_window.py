@@ -196,7 +196,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self):
-        """Stop the worker threads (each finishes its current job first)."""
+        """Stop the worker threads (each finishes its current job first) and a user's script's process."""
+        self.script.shutdown()
         self.training.shutdown()
         self.graphviz.shutdown()
         self.debug_panels.shutdown()
@@ -239,18 +240,25 @@ class MainWindow(QMainWindow):
 
     # ---- user commands (menus, shortcuts, widgets and tests call these) --------------------
     def step(self):
-        if not self.training.busy and not self.script.active:
+        if self.script.active:  # a user's script: its training loop, not the model's
+            self.script.step()
+        elif not self.training.busy:
             self.training.step()
 
     def run(self, count=None):
-        if not self.training.busy and not self.script.active:
+        if self.script.active:
+            self.script.run(count or self.training_panel.run_count.value())
+        elif not self.training.busy:
             self.training.run(count or self.training_panel.run_count.value())
 
     def cancel(self):
         self.training.cancel()
 
     def reset(self, preset_name=None):
-        if self.training.busy or self.script.active:
+        if self.script.active:
+            self.script.reset()
+            return
+        if self.training.busy:
             return
         name = preset_name or self.training_panel.preset.currentText()
         config = preset(name, seed=self.training.trainer.config.seed)
@@ -570,9 +578,8 @@ class MainWindow(QMainWindow):
     # ---- reacting to training ------------------------------------------------------------------
     def _busy_changed(self, busy):
         self.training_panel.set_busy(busy)
-        locked = self.script.active  # a script's step is shown: training has nothing to act on
-        for name in ("step", "run", "reset", "sample"):
-            self.actions[name].setEnabled(not busy and not locked)
+        for name in ("step", "run", "reset", "sample"):  # a script's step shown: they act on it, or not at all
+            self.actions[name].setEnabled(not busy and self.script.allows(name))
         for name in ("open_data", "open_script"):
             self.actions[name].setEnabled(not busy)
         self.actions["cancel"].setEnabled(busy)

@@ -160,6 +160,15 @@ class TrainingController(QObject):
 
         self._start(job, f"running {Path(path).name} up to its first backward()…", on_done, on_error=on_error)
 
+    def run_job(self, job, text, on_done, on_error=None, total=0):
+        """Run another job in the training worker (a user's script's steps: app/script_training.py),
+        with the busy state, progress and Cancel of training's own; the job polls stop_requested()."""
+        self._cancel.clear()
+        self._start(job, text, on_done, total=total, on_error=on_error)
+
+    def stop_requested(self):
+        return self._cancel.is_set()
+
     def shutdown(self):
         self._cancel.set()
         self._runner.shutdown()

@@ -27,6 +27,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._position_text = ""
         self._locked = None  # why the training controls are off (a script's step is shown), or None
+        self._unlocked = {}  # the controls that stay on while locked -> their tooltip meanwhile
         self._busy = False
         self.step_button = QPushButton("Step")
         self.step_button.setToolTip("One Adam update, then record the next step (Space)")
@@ -97,18 +98,23 @@ class TrainingPanel(QWidget):
         return (self.step_button, self.run_button, self.run_count, self.reset_button, self.sample_button,
                 self.preset, self.learning_rate, self.fast)
 
-    def set_locked(self, reason):
-        """Turn the training controls off, each saying `reason` in its tooltip; None turns them back on."""
+    def set_locked(self, reason, unlocked=None):
+        """Turn the training controls off, each saying `reason` in its tooltip; None turns them back on.
+
+        unlocked: {control: tooltip} of those that stay on meanwhile, saying what they do then
+        (Step and Run N step a user's script)."""
         self._locked = reason
+        self._unlocked = dict(unlocked or {}) if reason else {}
         for widget, tip in self._tooltips.items():
-            widget.setToolTip(f"{reason}" if reason else tip)
+            widget.setToolTip(self._unlocked.get(widget, reason) if reason else tip)
         self.set_busy(self._busy)
 
     def set_busy(self, busy):
         self._busy = busy
         waits_for_idle = (self.step_button, self.run_button, self.reset_button, self.sample_button, self.preset)
         for widget in self._training_controls():
-            widget.setEnabled(not self._locked and not (busy and widget in waits_for_idle))
+            locked = self._locked and widget not in self._unlocked
+            widget.setEnabled(not locked and not (busy and widget in waits_for_idle))
         self.cancel_button.setEnabled(busy)
         if not busy:
             self.progress.setRange(0, 1)

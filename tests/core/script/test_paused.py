@@ -175,3 +175,14 @@ def _ends(pid, polls=600):
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_stop_request_while_the_script_starts_ends_it(tmp_path, scripts, paused):
+    script = paused(write_script(tmp_path, scripts, """
+        import time
+        time.sleep(600)
+    """))
+    with pytest.raises(ScriptError) as caught:
+        script.advance(should_stop=lambda: True, stop_kills=True)
+    assert caught.value.kind == "cancelled" and "stopped before it reached backward()" in str(caught.value)
+    assert script.process.poll() is not None and not script.running

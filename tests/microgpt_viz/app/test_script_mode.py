@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import Qt  # noqa: E402
 
 from microgpt_viz.app.dialogs.script_dialog import ScriptDialog  # noqa: E402
-from microgpt_viz.app.script_mode import LOCKED  # noqa: E402
+from microgpt_viz.app.script_mode import LOCKED_LIVE, SCRIPT_TIPS  # noqa: E402
 
 
 @pytest.fixture
@@ -73,13 +73,14 @@ def test_a_script_step_replaces_the_models_on_screen_and_back_to_training_return
     qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=strip.cell_rect(1).center().toPoint())
     settle(window)
     assert window.session.position == 1 and window.graph.breadcrumb.texts()[0] == "loss of position 1"
-    # the training controls are off and say why; shortcuts do nothing
+    # the model's own settings are off and say why; Step, Run N and Reset act on the script
     panel = window.training_panel
-    for widget in (panel.step_button, panel.run_button, panel.reset_button, panel.sample_button, panel.preset):
-        assert not widget.isEnabled() and widget.toolTip() == LOCKED
-    assert not window.actions["step"].isEnabled() and window.actions["back_to_training"].isEnabled()
-    qtbot.keyClick(window, Qt.Key.Key_Space)
-    window.step()
+    for widget in (panel.sample_button, panel.preset, panel.learning_rate, panel.fast):
+        assert not widget.isEnabled() and widget.toolTip() == LOCKED_LIVE
+    for widget, tip in ((panel.step_button, "step"), (panel.run_button, "run"), (panel.reset_button, "reset")):
+        assert widget.isEnabled() and widget.toolTip() == SCRIPT_TIPS[tip]
+    assert not window.actions["sample"].isEnabled() and window.actions["back_to_training"].isEnabled()
+    window.sample()
     assert not window.training.busy and window.session.trace is trace
     # back to training: the model's step as it was, controls on again
     window.actions["back_to_training"].trigger()
