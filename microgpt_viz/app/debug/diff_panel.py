@@ -19,6 +19,7 @@ IDLE = "pin a step, take a few steps, and the same doc's change shows here"
 class DiffPanel(DebugPanel):
     diffChanged = pyqtSignal(object)  # core.debug.diff.TraceDiff, or None
     recordRequested = pyqtSignal(str)  # please record this doc at the current parameters (set_b)
+    builtInRequested = pyqtSignal(str, int)  # please pin the built-in model's step on this doc after this many updates (pin_trace)
     colourToggled = pyqtSignal(bool)  # "colour the graph by change" was switched
 
     def __init__(self, parent=None):
@@ -33,15 +34,20 @@ class DiffPanel(DebugPanel):
         self.colour = QCheckBox("colour the graph by change")
         self.colour.setChecked(True)
         self.colour.setToolTip("while B is the step on screen, colour its boxes by B − A (Δ data; Δ grad in the colour menu)")
-        self.add_row(self.pin, self.unpin, self.record_b, GAP, self.colour)
+        self.pin_built_in = QPushButton("Pin microgpt's step as A")
+        self.pin_built_in.setToolTip("with a script's step shown: record the built-in model (this window's data, preset and seed) "
+                                     "on the same doc after as many updates, and pin it as A, to see where your version differs")
+        self.add_row(self.pin, self.pin_built_in, self.unpin, self.record_b, GAP, self.colour)
         self.summary = self.add_status(IDLE)
         self.add_table(["where", "changed", "data change", "grad change"])
         self.pin.clicked.connect(self.pin_current)
         self.unpin.clicked.connect(self.clear)
         self.colour.toggled.connect(self.colourToggled)
         self.record_b.clicked.connect(lambda: self.pinned is not None and self.recordRequested.emit(self.pinned.doc))
+        self.pin_built_in.clicked.connect(lambda: self._script_step() and self.builtInRequested.emit(self.trace.doc, self.trace.step))
         self.unpin.setEnabled(False)
         self.record_b.setEnabled(False)
+        self.pin_built_in.setEnabled(False)
 
     def set_trace(self, trace):
         self.trace = trace
@@ -52,6 +58,17 @@ class DiffPanel(DebugPanel):
         """B = this recording (of A's doc at the current parameters) instead of the shown step."""
         self.recorded_b = trace
         self.refresh()
+
+    def pin_trace(self, trace):
+        """A = this step (the built-in model's, recorded to compare a script's step with)."""
+        self.pinned = trace
+        self.unpin.setEnabled(True)
+        self.refresh()
+
+    def _script_step(self):
+        """The shown step is a user script's on a doc the built-in model can record."""
+        t = self.trace
+        return t is not None and t.config is None and bool(t.doc) and bool(t.tokens)
 
     def pin_current(self):
         self.pinned = self.trace
@@ -71,6 +88,7 @@ class DiffPanel(DebugPanel):
         a, b = self.pinned, self.recorded_b if self.recorded_b is not None else self.trace
         # only the model's steps can be recorded again (a script's step ran in the script)
         self.record_b.setEnabled(a is not None and b is not None and b.doc != a.doc and a.config is not None)
+        self.pin_built_in.setEnabled(self._script_step())
         if a is None or b is None or a is b:
             self.background.cancel()
             self.summary.setText(IDLE if a is None or b is None else f"A = step {a.step} on {a.doc!r}; take steps to compare")
@@ -86,7 +104,7 @@ class DiffPanel(DebugPanel):
 
     def _failed(self, a, b, error):
         if isinstance(error, ShapeMismatch):
-            self.summary.setText(f"A = step {a.step} on {a.doc!r}, B = step {b.step} on {b.doc!r}: {error}")
+            self.summary.setText(f"A = {_named(a)} on {a.doc!r}, B = {_named(b)} on {b.doc!r}: {error}")
         else:
             self.summary.setText(failure_text("the diff", error))
         self.diffChanged.emit(None)
@@ -94,7 +112,7 @@ class DiffPanel(DebugPanel):
     def _show(self):
         r, a, b = self.result, self.result.a, self.result.b
         self.summary.setText(
-            f"A = step {a.step}, B = step {b.step} on {a.doc!r}: loss {number(a.loss)} → {number(b.loss)} "
+            f"A = {_named(a)}, B = {_named(b)} on {a.doc!r}: loss {number(a.loss)} → {number(b.loss)} "
             f"(Δ {r.loss_delta:+.4e}); data changed in {int(r.data_changed.sum())} nodes, grads in {int(r.grad_changed.sum())}"
         )
         rows = []
@@ -104,3 +122,8 @@ class DiffPanel(DebugPanel):
         for s in r.scopes[:SHOWN_SCOPES]:
             rows.append(((s.scope, f"{s.changed} of {s.nodes}", f"{s.data_change:.2e}", f"{s.grad_change:.2e}"), s.node, None))
         self.table.set_rows(rows)
+
+
+def _named(trace):
+    """'step 3', or 'the script's step 3' for a user script's."""
+    return f"step {trace.step}" if trace.config is not None else f"the script's step {trace.step}"

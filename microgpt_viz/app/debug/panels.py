@@ -13,11 +13,13 @@ from PyQt6.QtWidgets import QDockWidget, QFileDialog
 
 from core.engine import checkpoint
 from core.engine.config import PRESETS
+from core.engine.train import Trainer
 from core.debug.replay import regraded
 from microgpt_viz.app.debug.anomaly_panel import AnomalyPanel
 from microgpt_viz.app.debug.diff_panel import DiffPanel
 from microgpt_viz.app.debug.gradcheck_panel import GradCheckPanel
 from microgpt_viz.app.jobs import JobRunner
+from microgpt_viz.session import stepping
 from microgpt_viz.app.debug.replay_panel import ReplayPanel
 from microgpt_viz.app.debug.whatif_panel import WhatIfPanel
 
@@ -77,6 +79,7 @@ class DebugPanels:
         self.replay.frameChanged.connect(self._replay_frame)
         w.graphShown.connect(self._graph_shown)
         self.diff.recordRequested.connect(self._record_for_diff)
+        self.diff.builtInRequested.connect(self._pin_built_in_for_diff)
 
     def _build_actions(self):
         w = self.window
@@ -159,6 +162,29 @@ class DebugPanels:
     def _recorded_for_diff(self, trace):
         if self.diff.pinned is not None and trace.doc == self.diff.pinned.doc:
             self.diff.set_b(trace)
+
+    def _pin_built_in_for_diff(self, doc, step):
+        """The built-in model's step on a script step's doc after `step` updates, pinned as A: a fresh
+        Trainer of the window's data and settings, taken there in the training worker (exact, scalar updates)."""
+        w = self.window
+        if w.training.busy:
+            w.statusBar().showMessage("wait for the script to reach its step before recording", 5000)
+            return
+        docs, config = w.training.trainer.source_docs, w.training.trainer.config
+
+        def job():
+            twin = Trainer(docs, config)
+            if step >= twin.planned_steps:
+                raise ValueError(f"the built-in run plans {twin.planned_steps} steps, so it has no step {step}")
+            checked = twin.tokenizer.check(doc)
+            while twin.step_index < step:
+                twin.step()
+            return stepping.built_quietly(lambda: twin.record(checked))
+
+        def failed(error):
+            w.show_error("Cannot record microgpt's step", str(error) or type(error).__name__)
+
+        w.training.run_job(job, f"recording microgpt's step {step} on {doc!r}", self.diff.pin_trace, on_error=failed)
 
     # ---- training state files -------------------------------------------------------------
     def save_state_dialog(self):
