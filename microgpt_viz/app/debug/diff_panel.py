@@ -47,7 +47,7 @@ class DiffPanel(DebugPanel):
         self.pin_built_in.clicked.connect(lambda: self._script_step() and self.builtInRequested.emit(self.trace.doc, self.trace.step))
         self.unpin.setEnabled(False)
         self.record_b.setEnabled(False)
-        self.pin_built_in.setEnabled(False)
+        self.pin_built_in.setVisible(False)  # in Record A's doc's place while a script's step is shown
 
     def set_trace(self, trace):
         self.trace = trace
@@ -88,7 +88,9 @@ class DiffPanel(DebugPanel):
         a, b = self.pinned, self.recorded_b if self.recorded_b is not None else self.trace
         # only the model's steps can be recorded again (a script's step ran in the script)
         self.record_b.setEnabled(a is not None and b is not None and b.doc != a.doc and a.config is not None)
-        self.pin_built_in.setEnabled(self._script_step())
+        script_step = self._script_step()
+        self.pin_built_in.setVisible(script_step)
+        self.record_b.setVisible(not script_step)
         if a is None or b is None or a is b:
             self.background.cancel()
             self.summary.setText(IDLE if a is None or b is None else f"A = step {a.step} on {a.doc!r}; take steps to compare")

@@ -17,7 +17,7 @@ def test_microgpts_step_pinned_against_the_scripts_current_step(qtbot, make_wind
 
     window = make_window(config=preset("latest"))  # the tuples fixture is microgpt's latest, seed 42
     panel = window.debug_panels.diff
-    assert not panel.pin_built_in.isEnabled()  # the model's own step: nothing to compare with microgpt
+    assert panel.pin_built_in.isHidden()  # the model's own step: nothing to compare with microgpt
     with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.script.open(scripts.tuples, (str(names),))
     settle(window)
@@ -26,7 +26,7 @@ def test_microgpts_step_pinned_against_the_scripts_current_step(qtbot, make_wind
     settle(window)
     script_step = window.session.trace
     window.debug_panels.docks["diff"].raise_()
-    assert panel.pin_built_in.isEnabled()
+    assert not panel.pin_built_in.isHidden() and panel.record_b.isHidden()
     with qtbot.waitSignal(panel.diffChanged, timeout=wait_ms, check_params_cb=lambda result: result is not None):
         panel.pin_built_in.click()
     pinned, result = panel.pinned, panel.result
