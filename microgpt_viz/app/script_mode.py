@@ -241,8 +241,10 @@ class ScriptMode:
     def _status(self):
         if not self.live.live:
             return f"showing {self.title()}; the model stays at its step"
-        loss = self.window.session.trace.loss if self.window.session.trace is not None else None
-        text = f"{self.title()}" + (f": loss {loss:.4f}" if loss is not None and self.window.session.trace.config is None else "")
+        trace = self.window.session.trace
+        text = f"{os.path.basename(self.path)} at its {self.which}"
+        if trace is not None and trace.config is None:
+            text += f" (step {trace.step})\n" + (f"{trace.doc!r}: " if trace.doc else "") + f"loss {trace.loss:.4f}"
         return f"{text}\n{self.ended}" if self.ended else f"{text}\nStep lets it run to its next backward()"
 
 

@@ -76,7 +76,7 @@ def test_step_follows_the_scripts_own_training_loop_keeping_the_view(qtbot, wind
         assert group in window.session.view.expanded
         assert window.session.selection.node == trace.position_loss_nodes[2]
         assert window.script.title().endswith(f"{['2nd', '3rd', '4th'][k - 1]} backward()")
-        assert f"loss {trace.loss:.4f}" in window.training_panel.status.text()
+        assert f"(step {k})\n{trace.doc!r}: loss {trace.loss:.4f}" in window.training_panel.status.text()
     assert not boxes and window.training_panel.step_button.isEnabled()
 
 
