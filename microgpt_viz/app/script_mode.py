@@ -19,6 +19,7 @@ from core.script.run import ScriptError
 from microgpt_viz.session import trace_memory
 from microgpt_viz.session.stepping import Advance
 from microgpt_viz.app.dialogs.script_dialog import ScriptDialog
+from microgpt_viz.app.docks.token_strip import vocab_size
 from microgpt_viz.app.script_training import ScriptTraining, ordinal
 
 LOCKED = "A script's step is shown: training acts on the built-in model. File > Back to training first."
@@ -37,6 +38,9 @@ class ScriptMode:
         self.path = None  # the script whose step is shown, or None (the model's step is shown)
         self.which = "first backward()"  # which of its steps: how the title and status name it
         self.ended = ""  # why the live script takes no more steps ("" while it can)
+        # a step recorded before the window opened (`gui --script`): (path, args, cwd, timeout, its
+        # backward() call), so that Step can run the script again, on to the next one
+        self._rerun = None
         self._training_trace = None  # the model's step, kept for Back to training
         self._training_losses = self._training_samples = None  # and its loss curve and samples
         self.live = ScriptTraining(window.training)
@@ -53,6 +57,8 @@ class ScriptMode:
         """Whether the training action `name` (step, run, reset, sample) acts now (busy or not)."""
         if not self.active:
             return True
+        if self._rerun is not None and not self.live.live:
+            return name != "sample"
         if name in ("step", "run"):
             return self.live.can_step
         return name == "reset" and self.live.live
@@ -104,13 +110,18 @@ class ScriptMode:
                         on_done=lambda trace, losses: self._opened(str(path), trace, which, losses), on_error=self._failed)
         return True
 
-    def show_trace(self, path, trace, which):
-        """Show a step that was recorded elsewhere (microgpt_viz.show) as a script's step; `which` names it."""
+    def show_trace(self, path, trace, which, rerun=None):
+        """Show a step that was recorded elsewhere (microgpt_viz.show, `gui --script`) as a script's step; `which` names it.
+
+        rerun: (args, cwd, timeout, k) when the step is the script's k-th backward(): Step and Run N then
+        run the script again, on to a later one (the steps before it unrecorded), and Reset from its start."""
         self.live.close()
+        self._rerun = (str(path), tuple(rerun[0]), *rerun[1:]) if rerun is not None else None
         self._recorded(str(path), trace, which)
 
     def _opened(self, path, trace, which, losses):
         self.ended = ""
+        self._rerun = None
         self._recorded(path, trace, which, losses)
 
     def _recorded(self, path, trace, which="first backward()", losses=None):
@@ -122,6 +133,7 @@ class ScriptMode:
         self.path = path
         if losses is not None:  # the loss curve is the script's own
             w.session.reset_training(None, losses=losses)
+            self._baseline(trace)
         w.show_unrelated_trace(trace, release_old=self._training_trace is not w.session.trace)
         self._set_locked(True)
 
@@ -141,15 +153,23 @@ class ScriptMode:
 
     def run(self, count):
         """Let the live script make `count` more backward() calls and show the last one's step."""
-        if not self.active or not self.live.can_step or self.window.training.busy:
+        if not self.active or self.window.training.busy:
             return
-        self.live.advance(count, self._stepped, self._stopped)
+        if self._rerun is not None and not self.live.live:
+            path, args, cwd, timeout, k = self._rerun
+            self.live.start(path, args, cwd, timeout, k + count, self._restarted, self._failed)
+        elif self.live.can_step:
+            self.live.advance(count, self._stepped, self._stopped)
 
     def reset(self):
         """Start the live script again from its beginning; the step on screen stays until its first step is there."""
-        if not self.active or not self.live.live or self.window.training.busy:
+        if not self.active or self.window.training.busy:
             return
-        self.live.restart(self._restarted, self._failed)
+        if self._rerun is not None and not self.live.live:
+            path, args, cwd, timeout, _ = self._rerun
+            self.live.start(path, args, cwd, timeout, 1, self._restarted, self._failed)
+        elif self.live.live:
+            self.live.restart(self._restarted, self._failed)
 
     def _stepped(self, trace, losses):
         self.which = _which(trace.step + 1)
@@ -158,9 +178,17 @@ class ScriptMode:
 
     def _restarted(self, trace, losses):
         self.ended = ""
+        self._rerun = None
         self.which = _which(trace.step + 1)
         self.window.session.reset_training(trace, losses=losses)
+        self._baseline(trace)
         self._set_locked(True)
+
+    def _baseline(self, trace):
+        """The loss curve's uniform-guess line at ln(the script's vocabulary), when its tokens say it."""
+        size = vocab_size(trace)
+        if size:
+            self.window.training_panel.loss_plot.set_vocab_size(size)
 
     def _stopped(self, error, losses):
         """The script did not reach the step asked for: it ended (or was closed). The last good step stays."""
@@ -188,6 +216,7 @@ class ScriptMode:
             return
         w = self.window
         self.live.close()
+        self._rerun = None
         trace = self._training_trace
         self._training_trace = None
         self.path = None
@@ -201,6 +230,7 @@ class ScriptMode:
     def forget(self):
         """The trainer was replaced while a script's step was shown: the kept model step is stale."""
         self.live.close()
+        self._rerun = None
         old, self._training_trace = self._training_trace, None
         self._training_losses = self._training_samples = None
         self.path = None
@@ -222,9 +252,9 @@ class ScriptMode:
     def _set_locked(self, locked):
         w = self.window
         panel = w.training_panel
-        if locked and self.live.live:
+        if locked and (self.live.live or self._rerun is not None):
             unlocked = {panel.reset_button: SCRIPT_TIPS["reset"]}
-            if self.live.can_step:
+            if self.live.can_step or not self.live.live:
                 unlocked.update({panel.step_button: SCRIPT_TIPS["step"], panel.run_button: SCRIPT_TIPS["run"],
                                  panel.run_count: "how many backward() calls Run lets the script make"})
             panel.set_locked(self.ended or LOCKED_LIVE, unlocked)
@@ -239,7 +269,7 @@ class ScriptMode:
         w.setWindowTitle(f"microgpt-viz: {os.path.basename(self.path)}" if locked else "microgpt-viz")
 
     def _status(self):
-        if not self.live.live:
+        if not self.live.live and self._rerun is None:
             return f"showing {self.title()}; the model stays at its step"
         trace = self.window.session.trace
         text = f"{os.path.basename(self.path)} at its {self.which}"

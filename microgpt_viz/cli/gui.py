@@ -7,6 +7,7 @@ a mistake there also ends in one line and exit status 2. The app is handed a bui
 """
 import argparse
 import os
+import shlex
 
 from microgpt_viz.cli.args import UserError, add_common, check_writable, make_trainer
 from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
@@ -42,7 +43,9 @@ def run(args):
     if args.script:  # the script runs before any window: its failure is one line (and its traceback)
         trace = trace_from_script(args)
         which = "first backward()" if args.at_backward == 1 else f"backward() call {args.at_backward}"
-        shown = (args.script, trace, which)
+        # Step in the window runs the script again, on to its next backward()
+        rerun = (shlex.split(args.script_args), args.cwd, args.timeout, args.at_backward)
+        shown = (args.script, trace, which, rerun)
     trainer = make_trainer(args)  # bad data or config: one line and exit 2, before any window
 
     from microgpt_viz.app.launch import run_app  # Qt is imported here and nowhere else in the CLI

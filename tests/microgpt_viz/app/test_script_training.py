@@ -203,3 +203,20 @@ def test_closing_the_window_during_run_n_ends_the_script(qtbot, window, tmp_path
     qtbot.waitUntil(lambda: script.backward_calls >= 3, timeout=wait_ms)
     window.close()
     assert script.process.poll() is not None and not _running(script.process.pid)
+
+
+def test_a_step_recorded_before_the_window_steps_on_by_running_the_script_again(qtbot, window, boxes, scripts, step_script, settle):
+    from core.script.run import record_script
+
+    printed = subprocess.run([sys.executable, str(scripts.mlp)], cwd=scripts.folder, capture_output=True, text=True, check=True).stdout
+    losses = [float(line.split()[1]) for line in printed.splitlines()]
+    shown = record_script(scripts.mlp, at_backward=2)  # what `gui --script PATH --at-backward 2` hands the window
+    window.script.show_trace(scripts.mlp, shown, "backward() call 2", rerun=((), None, 60.0, 2))
+    settle(window)
+    assert window.training_panel.step_button.isEnabled() and window.actions["step"].isEnabled()
+    step_script(window)
+    trace = window.session.trace
+    assert trace.step == 2 and trace.loss == losses[2] and window.session.losses == losses[:3]
+    assert window.script.live.can_step and window.script.title().endswith("3rd backward()")
+    step_script(window, window.reset)
+    assert window.session.trace.step == 0 and window.session.losses == losses[:1] and not boxes
