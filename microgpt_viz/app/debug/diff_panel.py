@@ -34,7 +34,7 @@ class DiffPanel(DebugPanel):
         self.colour = QCheckBox("colour the graph by change")
         self.colour.setChecked(True)
         self.colour.setToolTip("while B is the step on screen, colour its boxes by B − A (Δ data; Δ grad in the colour menu)")
-        self.pin_built_in = QPushButton("Pin microgpt's step as A")
+        self.pin_built_in = QPushButton("Pin microgpt as A")
         self.pin_built_in.setToolTip("with a script's step shown: record the built-in model (this window's data, preset and seed) "
                                      "on the same doc after as many updates, and pin it as A, to see where your version differs")
         self.add_row(self.pin, self.pin_built_in, self.unpin, self.record_b, GAP, self.colour)
