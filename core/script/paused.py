@@ -48,6 +48,8 @@ class PausedScript:
         self.losses = []  # the loss of every backward() the script has made, in order
         self.ended = None  # the ScriptError that ended the script (it raised, exited, finished, was stopped), else None
         self._closed = threading.Event()
+        self._reading = False  # an advance() is reading the message pipe (in some thread)
+        self._pipe_lock = threading.Lock()
         self._output_dir = tempfile.TemporaryDirectory(prefix="microgpt-viz-paused-")
         self._output_path = Path(self._output_dir.name) / "output.txt"
         command_read, self._commands = os.pipe()
@@ -63,6 +65,7 @@ class PausedScript:
         except BaseException:
             for fd in (self._commands, self._messages):
                 os.close(fd)
+            self._closed.set()
             raise
         finally:
             os.close(command_read)
@@ -105,6 +108,18 @@ class PausedScript:
             raise ScriptError(f"{self.name} was closed", "closed")
         wanted = self.backward_calls + count
         self._send(f"go {count}")
+        with self._pipe_lock:
+            self._reading = True
+        try:
+            return self._run_to(wanted, should_stop, on_loss, timeout, build, stop_kills)
+        finally:
+            with self._pipe_lock:
+                self._reading = False
+                closed = self._closed.is_set()
+            if closed:  # close() came from another thread while this one read: the pipe is ours to close
+                self._close_messages()
+
+    def _run_to(self, wanted, should_stop, on_loss, timeout, build, stop_kills):
         cancelled = False
         while True:
             try:
@@ -150,11 +165,20 @@ class PausedScript:
             pass
         _kill_session(self.process)
         self.process.wait()
-        try:
-            os.close(self._messages)
-        except OSError:
-            pass
+        with self._pipe_lock:
+            reading = self._reading
+        if not reading:  # else the reader closes it, so its descriptor cannot be reused under it
+            self._close_messages()
         self._output_dir.cleanup()
+
+    def _close_messages(self):
+        with self._pipe_lock:
+            fd, self._messages = self._messages, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     # ---- plumbing -------------------------------------------------------------------
     def _send(self, line):
