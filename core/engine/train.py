@@ -8,6 +8,7 @@ from core.engine import scope
 from core.engine.config import Config
 from core.engine.data import Tokenizer
 from core.engine.model import GPT, softmax, step_loss
+from core.engine.snapshots import RewindError, SnapshotStore
 
 
 class NumericalError(ArithmeticError):
@@ -51,6 +52,17 @@ class Trainer:
         self.adam_v = [0.0] * len(self.params)
         self.step_index = 0  # steps taken so far = index of the next step
         self.losses = []
+        self.start_history()
+
+    def start_history(self, store=None):
+        """Forget the kept states and keep the current one: the earliest step a rewind can reach."""
+        self.snapshots = store or getattr(self, "snapshots", None) or SnapshotStore()
+        self.snapshots.clear()
+        self.keep_state()
+
+    def keep_state(self):
+        return self.snapshots.keep(self.step_index, [p.data for p in self.params], self.adam_m, self.adam_v,
+                                   self.rng.getstate())
 
     @property
     def planned_steps(self):
@@ -78,7 +90,58 @@ class Trainer:
         self._adam_update(s)
         self.step_index += 1
         self.losses.append(loss)
+        self.snapshots.note_steps(s, 1, "scalar", self.config)
+        if self.snapshots.wants(self.step_index):
+            self.keep_state()
         return StepResult(s, loss, trace)
+
+    def rewind(self, step):
+        """Go back to the state before step `step`, bit for bit as the run had it; drop what came after.
+
+        Restores the nearest kept state and retakes the steps from there the way they were taken
+        (same engine, same config), checking that each retaken loss is the one recorded. The
+        config the trainer has now (a learning rate just chosen) applies to the steps after.
+        """
+        if not 0 <= step <= self.step_index:
+            raise RewindError(f"step {step} is not between 0 and the current step {self.step_index}")
+        snapshot = self.snapshots.nearest(step)
+        plan = self.snapshots.how_taken(snapshot.step, step)
+        recorded = list(self.losses)
+        if len(recorded) < step:
+            raise RewindError(f"the loss history holds {len(recorded)} steps, fewer than {step}")
+        current_config = self.config
+        self._restore(snapshot)
+        self.losses = recorded[:snapshot.step]
+        self.snapshots.forget_after(snapshot.step)
+        try:
+            for engine, config, count in plan:
+                self.config = config
+                self._retake(engine, count)
+        finally:
+            self.config = current_config
+        if self.losses != recorded[:step]:
+            raise RewindError(f"retaking the steps from {snapshot.step} to {step} gave other losses than the run had")
+        self.snapshots.forget_after(step)
+        if self.snapshots.nearest(step).step != step:
+            self.keep_state()
+
+    def _restore(self, snapshot):
+        for p, value in zip(self.params, snapshot.params.tolist()):
+            p.data = value
+            p.grad = 0
+        self.adam_m = snapshot.adam_m.tolist()
+        self.adam_v = snapshot.adam_v.tolist()
+        self.rng.setstate(snapshot.rng_state)
+        self.step_index = snapshot.step
+
+    def _retake(self, engine, count):
+        if engine == "fast":
+            from core.engine.fast import fast_forward  # imports this module
+
+            fast_forward(self, count)
+        else:
+            for _ in range(count):
+                self.step()
 
     def record(self, doc=None):
         """The Trace of the step about to be taken (or of `doc` at the current parameters), no update."""
