@@ -499,10 +499,13 @@ class MainWindow(QMainWindow):
             self.training_panel.set_position(step, planned, trace.doc, trace.loss)
             self.statusBar().showMessage(f"{step_words(step, planned)}: {trace.doc!r}, {edges}  {guess}")
             return
-        why = "the run is done" if step >= planned else f"step {step} could not be recorded"
-        shown = f"the graph shows step {trace.step} ({why})"
-        self.training_panel.set_status(f"{step_words(step, planned)}\n{shown}: {trace.doc!r}, loss {trace.loss:.4f}")
-        self.statusBar().showMessage(f"{step_words(step, planned)}; {shown}: {trace.doc!r}, {edges}")
+        if step >= planned:
+            why = f"all {planned} planned steps are done (Reset starts over)"
+        else:
+            why = f"step {step} could not be recorded"
+        shown = f"the graph shows step {trace.step} ({trace.doc!r}, loss {trace.loss:.4f})"
+        self.training_panel.set_status(f"{step_words(step, planned)}\n{why};\n{shown}")
+        self.statusBar().showMessage(f"{step_words(step, planned)}: {why}; {shown}, {edges}")
 
     def _view_changed(self):
         self.token_strip.set_position(self.session.position)
