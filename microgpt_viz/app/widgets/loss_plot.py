@@ -10,6 +10,7 @@ RAW_COLOUR = (120, 150, 200)
 TREND_COLOUR = (20, 60, 160)
 BASELINE_COLOUR = (200, 80, 40)
 CURRENT_COLOUR = (90, 90, 90)
+FEW_STEPS = 60
 
 
 def trend(losses, window=20):
@@ -74,7 +75,10 @@ class LossPlot(pg.PlotWidget):
 
     def _refresh(self):
         x = np.arange(len(self.losses))  # numbered like the steps everywhere else: from 0
-        self._raw.setData(x, np.asarray(self.losses, dtype=float))
+        # a dot per step while they can be told apart: a line of one step is invisible, and dots say where to click
+        few = len(self.losses) <= FEW_STEPS
+        self._raw.setData(x, np.asarray(self.losses, dtype=float), symbol="o" if few else None, symbolSize=4,
+                          symbolPen=None, symbolBrush=pg.mkBrush(RAW_COLOUR))
         self._trend.setData(x, trend(self.losses))
         item = self.getPlotItem()
         # room above the highest line for the baseline's label, which sits on top of its line
