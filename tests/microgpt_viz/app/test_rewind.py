@@ -217,3 +217,24 @@ def test_an_exception_in_a_thread_shows_a_box_and_the_hook_goes_with_the_window(
     assert isinstance(window.message_box, QMessageBox)
     window.close()
     assert sys.excepthook == hook_before
+
+
+def test_back_to_step_asks_which_step_from_the_training_menu(qtbot, window, monkeypatch, settle, wait_ms):
+    from PyQt6.QtGui import QKeySequence
+    from PyQt6.QtWidgets import QInputDialog
+
+    run_and_wait(qtbot, window, settle, wait_ms, 12, fast=True)
+    asked = []
+
+    def get_int(parent, title, label, value, low, high, *args, **kwargs):
+        asked.append((low, high))
+        return 5, True
+
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(get_int))
+    action = window.actions["rewind"]
+    assert action.shortcut() == QKeySequence("Ctrl+B") and action.isEnabled()
+    with qtbot.waitSignal(window.training.rewound, timeout=wait_ms):
+        action.trigger()
+    settle(window)
+    assert asked == [(0, 12)]
+    assert_counts_agree(window, 5)
