@@ -8,7 +8,7 @@ from core.engine import scope
 from core.engine.config import Config
 from core.engine.data import Tokenizer
 from core.engine.model import GPT, softmax, step_loss
-from core.engine.snapshots import RewindError, SnapshotStore
+from core.engine.snapshots import SnapshotStore
 
 
 class NumericalError(ArithmeticError):
@@ -95,37 +95,8 @@ class Trainer:
             self.keep_state()
         return StepResult(s, loss, trace)
 
-    def rewind(self, step):
-        """Go back to the state before step `step`, bit for bit as the run had it; drop what came after.
-
-        Restores the nearest kept state and retakes the steps from there the way they were taken
-        (same engine, same config), checking that each retaken loss is the one recorded. The
-        config the trainer has now (a learning rate just chosen) applies to the steps after.
-        """
-        if not 0 <= step <= self.step_index:
-            raise RewindError(f"step {step} is not between 0 and the current step {self.step_index}")
-        snapshot = self.snapshots.nearest(step)
-        plan = self.snapshots.how_taken(snapshot.step, step)
-        recorded = list(self.losses)
-        if len(recorded) < step:
-            raise RewindError(f"the loss history holds {len(recorded)} steps, fewer than {step}")
-        current_config = self.config
-        self._restore(snapshot)
-        self.losses = recorded[:snapshot.step]
-        self.snapshots.forget_after(snapshot.step)
-        try:
-            for engine, config, count in plan:
-                self.config = config
-                self._retake(engine, count)
-        finally:
-            self.config = current_config
-        if self.losses != recorded[:step]:
-            raise RewindError(f"retaking the steps from {snapshot.step} to {step} gave other losses than the run had")
-        self.snapshots.forget_after(step)
-        if self.snapshots.nearest(step).step != step:
-            self.keep_state()
-
-    def _restore(self, snapshot):
+    def restore_state(self, snapshot):
+        """Put a kept state back (core/engine/rewind.py retakes the steps after it)."""
         for p, value in zip(self.params, snapshot.params.tolist()):
             p.data = value
             p.grad = 0
@@ -133,15 +104,6 @@ class Trainer:
         self.adam_v = snapshot.adam_v.tolist()
         self.rng.setstate(snapshot.rng_state)
         self.step_index = snapshot.step
-
-    def _retake(self, engine, count):
-        if engine == "fast":
-            from core.engine.fast import fast_forward  # imports this module
-
-            fast_forward(self, count)
-        else:
-            for _ in range(count):
-                self.step()
 
     def record(self, doc=None):
         """The Trace of the step about to be taken (or of `doc` at the current parameters), no update."""

@@ -101,7 +101,7 @@ class TrainingController(QObject):
         self._start(job, "resetting to step 0", self._after_reset)
 
     def rewind(self, step):
-        """Go back to the state before `step` exactly (core.engine.train.Trainer.rewind) and record that step."""
+        """Go back to the state before `step` exactly (core.engine.rewind) and record that step."""
         def job():
             return stepping.rewind(self.trainer, step)
 

@@ -14,6 +14,7 @@ import random
 import traceback
 from dataclasses import dataclass, field
 
+from core.engine.rewind import rewind as rewind_trainer
 from core.trace.index import index_of
 from microgpt_viz.session import overview_positions, trace_memory
 
@@ -141,14 +142,14 @@ def _failed(result, error):
 
 
 def rewind(trainer, step):
-    """Back to the state before `step` (core.engine.train.Trainer.rewind), then record that step.
+    """Back to the state before `step` (core.engine.rewind), then record that step.
 
     The Advance holds the trainer's whole loss history afterwards, so the GUI takes it as the
     truth whether the rewind worked or, with `error` set, stopped short.
     """
     result = Advance()
     try:
-        _quiet_gc(lambda: trainer.rewind(step))
+        _quiet_gc(lambda: rewind_trainer(trainer, step))
     except Exception as e:  # noqa: BLE001 - a RewindError says why in one line; anything else gets its traceback
         _failed(result, e)
         if isinstance(e, ValueError):

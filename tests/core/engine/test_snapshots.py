@@ -1,9 +1,10 @@
-"""Kept training states (core/engine/snapshots.py) and Trainer.rewind: back to any earlier step, bit for bit."""
+"""Kept training states (core/engine/snapshots.py) and core/engine/rewind.py: back to any earlier step, bit for bit."""
 import numpy as np
 import pytest
 
 from core.engine.config import preset
 from core.engine.fast import fast_forward
+from core.engine.rewind import rewind
 from core.engine.snapshots import RewindError, SnapshotStore
 from core.engine.train import NumericalError, Trainer
 
@@ -22,7 +23,7 @@ def scalar_steps(trainer, count):
 
 def test_rewinding_scalar_steps_equals_a_fresh_run_stopped_there(small_docs):
     trainer = scalar_steps(Trainer(small_docs, preset("original")), 12)
-    trainer.rewind(7)  # between two kept states: restores step 5, retakes 5 and 6
+    rewind(trainer, 7)  # between two kept states: restores step 5, retakes 5 and 6
     fresh = scalar_steps(Trainer(small_docs, preset("original")), 7)
     assert full_state(trainer) == full_state(fresh)
     assert trainer.snapshots.steps[-1] == 7  # nothing after the step gone back to is kept
@@ -34,7 +35,7 @@ def test_rewind_retakes_each_step_on_the_engine_that_took_it(small_docs):
     fast_forward(mixed, 8)
     scalar_steps(mixed, 3)
     fast_forward(mixed, 9)
-    mixed.rewind(14)
+    rewind(mixed, 14)
     fresh = Trainer(small_docs, preset("original"))
     fast_forward(fresh, 8)
     scalar_steps(fresh, 3)
@@ -47,7 +48,7 @@ def test_rewind_retakes_steps_under_the_learning_rate_they_had_and_keeps_the_cur
     trainer.config = trainer.config.with_changes(learning_rate=0.002)
     scalar_steps(trainer, 6)
     trainer.config = trainer.config.with_changes(learning_rate=0.05)
-    trainer.rewind(8)
+    rewind(trainer, 8)
     fresh = scalar_steps(Trainer(small_docs, preset("original")), 3)
     fresh.config = fresh.config.with_changes(learning_rate=0.002)
     scalar_steps(fresh, 5)
@@ -57,13 +58,13 @@ def test_rewind_retakes_steps_under_the_learning_rate_they_had_and_keeps_the_cur
 
 def test_going_on_after_a_rewind_forgets_the_dropped_steps(small_docs):
     trainer = scalar_steps(Trainer(small_docs, preset("original")), 10)
-    trainer.rewind(4)
+    rewind(trainer, 4)
     scalar_steps(trainer, 2)
-    trainer.rewind(5)
+    rewind(trainer, 5)
     fresh = scalar_steps(Trainer(small_docs, preset("original")), 5)
     assert full_state(trainer) == full_state(fresh)
     with pytest.raises(RewindError):
-        trainer.rewind(9)  # beyond the current step: those steps were dropped
+        rewind(trainer, 9)  # beyond the current step: those steps were dropped
 
 
 def test_a_diverged_step_changes_nothing_and_the_last_finite_step_can_be_gone_back_to(small_docs):
@@ -75,7 +76,7 @@ def test_a_diverged_step_changes_nothing_and_the_last_finite_step_can_be_gone_ba
         trainer.step()
     assert full_state(trainer) == before
     last_finite = failure.value.step - 1
-    trainer.rewind(last_finite)
+    rewind(trainer, last_finite)
     assert trainer.step_index == last_finite
     trainer.step()  # the step whose loss was finite runs again
     assert trainer.step_index == last_finite + 1
@@ -89,10 +90,10 @@ def test_an_opened_state_cannot_be_rewound_past(small_docs, tmp_path):
     resumed = checkpoint.resume(tmp_path / "state.json")
     assert resumed.snapshots.steps == [3]
     scalar_steps(resumed, 2)
-    resumed.rewind(3)
+    rewind(resumed, 3)
     assert full_state(resumed) == full_state(trainer)
     with pytest.raises(RewindError, match="earliest kept state"):
-        resumed.rewind(1)
+        rewind(resumed, 1)
 
 
 def keep_zeros(store, step, size=100):
