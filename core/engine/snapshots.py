@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_BUDGET_BYTES = 64 * 2**20  # 'original' (4,192 params): ~650 snapshots; a 200k-param model: ~14
+DEFAULT_BUDGET_BYTES = 32 * 2**20  # 'original' (4,192 params, ~100 kB a state): ~320 states; 200k params: ~7
 DEFAULT_EVERY = 5  # keep a state every this many steps; retaking at most 4 scalar steps is about a second
 RNG_STATE_BYTES = 625 * 8  # random.getstate(): 624 words and a position
 
@@ -57,6 +57,7 @@ class SnapshotStore:
         self.budget_bytes = budget_bytes
         self.every = every
         self._snapshots = {}  # step -> Snapshot
+        self._nbytes = 0  # of the snapshots kept (kept up to date: thinning checks it after every keep)
         self._log = []  # StepsTaken, in order, contiguous
 
     # ---- what is kept -------------------------------------------------------------------
@@ -67,7 +68,7 @@ class SnapshotStore:
 
     @property
     def nbytes(self):
-        return sum(s.nbytes for s in self._snapshots.values())
+        return self._nbytes
 
     @property
     def earliest(self):
@@ -84,7 +85,9 @@ class SnapshotStore:
                             np.array(adam_v, dtype=np.float64), rng_state)
         if snapshot.nbytes > self.budget_bytes:
             raise RewindError(f"one training state takes {snapshot.nbytes:,} bytes, more than the whole budget")
+        self._drop(step)
         self._snapshots[step] = snapshot
+        self._nbytes += snapshot.nbytes
         self._thin()
         return snapshot
 
@@ -97,7 +100,8 @@ class SnapshotStore:
 
     def forget_after(self, step):
         """Drop everything after `step` (going back there makes the later steps never have happened)."""
-        self._snapshots = {s: snap for s, snap in self._snapshots.items() if s <= step}
+        for later in [s for s in self._snapshots if s > step]:
+            self._drop(later)
         log = []
         for run in self._log:
             if run.first >= step:
@@ -107,7 +111,13 @@ class SnapshotStore:
 
     def clear(self):
         self._snapshots.clear()
+        self._nbytes = 0
         self._log.clear()
+
+    def _drop(self, step):
+        snapshot = self._snapshots.pop(step, None)
+        if snapshot is not None:
+            self._nbytes -= snapshot.nbytes
 
     def _thin(self):
         while self.nbytes > self.budget_bytes and len(self._snapshots) > 2:
@@ -118,7 +128,7 @@ class SnapshotStore:
                 return (steps[i + 1] - steps[i - 1]) / (newest - steps[i] + 1)
 
             victim = min(range(1, len(steps) - 1), key=lambda i: (cost(i), steps[i]))
-            del self._snapshots[steps[victim]]
+            self._drop(steps[victim])
 
     # ---- how steps were taken -----------------------------------------------------------
     def note_steps(self, first, count, engine, config):

@@ -122,3 +122,13 @@ def test_the_log_says_how_each_step_was_taken_and_refuses_unlogged_ones():
     assert store.how_taken(2, 9) == [("scalar", "config a", 1), ("fast", "config a", 5), ("scalar", "config b", 1)]
     with pytest.raises(RewindError):
         store.how_taken(8, 11)
+
+
+def test_the_byte_count_follows_keeping_replacing_and_forgetting():
+    store = SnapshotStore(every=1)
+    for step in (0, 3, 6, 6, 9):  # step 6 kept twice: the second replaces the first
+        keep_zeros(store, step)
+    one = 3 * 100 * 8 + 625 * 8  # three arrays of 100 floats and an RNG state
+    assert store.steps == [0, 3, 6, 9] and store.nbytes == 4 * one
+    store.forget_after(4)
+    assert store.steps == [0, 3] and store.nbytes == 2 * one
