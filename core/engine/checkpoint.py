@@ -292,6 +292,7 @@ def restore(state, config=None):
     trainer.step_index = state.step
     trainer.losses = list(state.losses)
     trainer.rng.setstate(state.rng_state)
+    trainer.start_history()  # steps before the saved one were never taken here: no going back past it
     return trainer
 
 

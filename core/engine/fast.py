@@ -51,6 +51,8 @@ class FastTrainer:
             raise ValueError("the trainer's parameters do not match its model's matrices")
         self._tokens = {}
         self._masks = {}
+        self.snapshots = trainer.snapshots  # states kept every few steps, so a rewind lands near any step
+        self._rng_state = trainer.rng.getstate()  # the fast engine never draws from it
 
     @classmethod
     def from_trainer(cls, trainer):
@@ -76,6 +78,8 @@ class FastTrainer:
             self._adam_update(s)
         self.step_index += 1
         self.losses.append(loss)
+        if self.snapshots.wants(self.step_index):
+            self.snapshots.keep(self.step_index, self.params, self.adam_m, self.adam_v, self._rng_state)
         return loss
 
     def run(self, count, progress=None, should_stop=None, progress_interval_s=0.0):
@@ -109,6 +113,7 @@ class FastTrainer:
         trainer.adam_m[:] = self.adam_m.tolist()
         trainer.adam_v[:] = self.adam_v.tolist()
         trainer.losses.extend(self.losses)
+        trainer.snapshots.note_steps(self.first_step, self.step_index - self.first_step, "fast", self.config)
         trainer.step_index = self.step_index
         self.first_step, self.losses = self.step_index, []
 

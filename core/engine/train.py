@@ -8,6 +8,7 @@ from core.engine import scope
 from core.engine.config import Config
 from core.engine.data import Tokenizer
 from core.engine.model import GPT, softmax, step_loss
+from core.engine.snapshots import SnapshotStore
 
 
 class NumericalError(ArithmeticError):
@@ -51,6 +52,17 @@ class Trainer:
         self.adam_v = [0.0] * len(self.params)
         self.step_index = 0  # steps taken so far = index of the next step
         self.losses = []
+        self.start_history()
+
+    def start_history(self, store=None):
+        """Forget the kept states and keep the current one: the earliest step a rewind can reach."""
+        self.snapshots = store or getattr(self, "snapshots", None) or SnapshotStore()
+        self.snapshots.clear()
+        self.keep_state()
+
+    def keep_state(self):
+        return self.snapshots.keep(self.step_index, [p.data for p in self.params], self.adam_m, self.adam_v,
+                                   self.rng.getstate())
 
     @property
     def planned_steps(self):
@@ -78,7 +90,20 @@ class Trainer:
         self._adam_update(s)
         self.step_index += 1
         self.losses.append(loss)
+        self.snapshots.note_steps(s, 1, "scalar", self.config)
+        if self.snapshots.wants(self.step_index):
+            self.keep_state()
         return StepResult(s, loss, trace)
+
+    def restore_state(self, snapshot):
+        """Put a kept state back (core/engine/rewind.py retakes the steps after it)."""
+        for p, value in zip(self.params, snapshot.params.tolist()):
+            p.data = value
+            p.grad = 0
+        self.adam_m = snapshot.adam_m.tolist()
+        self.adam_v = snapshot.adam_v.tolist()
+        self.rng.setstate(snapshot.rng_state)
+        self.step_index = snapshot.step
 
     def record(self, doc=None):
         """The Trace of the step about to be taken (or of `doc` at the current parameters), no update."""

@@ -6,7 +6,6 @@ import os
 import signal
 import sys
 import tempfile
-import traceback
 
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
@@ -14,16 +13,6 @@ from PyQt6.QtWidgets import QApplication
 from microgpt_viz.app import qt_messages
 from microgpt_viz.app.main_window import MainWindow
 from microgpt_viz.app.screenshot import Screenshot
-
-
-def _install_excepthook(window):
-    """A bug in a slot must not kill the app (PyQt aborts on unhandled exceptions): report it, keep going."""
-    def hook(kind, error, tb):
-        text = "".join(traceback.format_exception(kind, error, tb))
-        print(text, file=sys.stderr)
-        window.show_error("Internal error", f"{kind.__name__}: {error}\n(the app keeps running; details on stderr)")
-
-    sys.excepthook = hook
 
 
 def _quit_on_ctrl_c(app):
@@ -53,8 +42,7 @@ def run_app(trainer, preset_name="original", screenshot=None, actions=(), shown=
         window.resize(1600, 1000)
         Screenshot(window, screenshot, actions)
     else:
-        window = MainWindow(trainer, preset_name=preset_name)
-        _install_excepthook(window)
+        window = MainWindow(trainer, preset_name=preset_name)  # it installs the last-resort error hook (error_hook.py)
         _quit_on_ctrl_c(app)
     window.show()
     if shown is not None:

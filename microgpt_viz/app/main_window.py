@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from PyQt6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QMessageBox
 
 import core.engine.model
 from core.engine.config import preset
@@ -20,6 +20,7 @@ from core.trace.index import index_of
 from microgpt_viz.app.debug import change_colouring, panels as debug_panels
 from microgpt_viz.app import dock_layout, script_mode, window_actions
 from microgpt_viz.app.docks.attention import AttentionPanel
+from microgpt_viz.app.error_hook import ErrorHook
 from microgpt_viz.app.dialogs.export_dialog import ExportDialog
 from microgpt_viz.session.exporting import export_view, view_title
 from microgpt_viz.app.graph.panel import GraphPanel
@@ -76,6 +77,9 @@ class MainWindow(QMainWindow):
         self._shown_key = None  # (shape_key, rankdir) the graph view is drawn for
         self._graphviz_missing_told = False
         self.errors = []  # (title, text) of every message box shown, newest last
+        self.message_box = None  # the last box with details or choices (open, not blocking), for tests to answer
+        self.error_hook = ErrorHook(self.show_error, self)
+        self.error_hook.install()
         self.quiet_errors = False  # True for --screenshot: report on stderr, never block on a box
         self._restored_state = False  # the dock layout came from the settings
         self._docks_arranged = False
@@ -158,6 +162,9 @@ class MainWindow(QMainWindow):
         t.trainerReset.connect(self._trainer_reset)
         t.sampled.connect(self.session.set_samples)
         t.failed.connect(self.show_error)
+        t.rewound.connect(self._rewound)
+        t.diverged.connect(self._diverged)
+        self.training_panel.loss_plot.stepClicked.connect(self.rewind)
         p = self.training_panel
         p.stepRequested.connect(self.step)
         p.runRequested.connect(self.run)
@@ -196,8 +203,10 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self):
-        """Stop the worker threads (each finishes its current job first) and a user's script's process."""
+        """Stop a user's script's process and the worker threads (each finishes its current job first),
+        and give back the error hooks."""
         self.script.shutdown()
+        self.error_hook.uninstall()
         self.training.shutdown()
         self.graphviz.shutdown()
         self.debug_panels.shutdown()
@@ -265,6 +274,26 @@ class MainWindow(QMainWindow):
         self.preset_name = name
         self.training_panel.set_config(name, config.learning_rate)
         self.training.reset(config=config)
+
+    def rewind(self, step):
+        """Go back to the state before `step`, exactly as the run had it; the steps after it are dropped."""
+        if self.training.busy or self.script.active:
+            return False
+        earliest = self.training.trainer.snapshots.earliest or 0
+        if not earliest <= step <= self.session.step_index:
+            self.show_error("Cannot go back", f"step {step} is not between step {earliest} (the earliest kept) and step {self.session.step_index} (now)")
+            return False
+        self.training.rewind(step)
+        return True
+
+    def choose_rewind_step(self):
+        if self.training.busy or self.script.active:
+            return False
+        earliest, now = self.training.trainer.snapshots.earliest or 0, self.session.step_index
+        step, chosen = QInputDialog.getInt(
+            self, "Back to step", f"Go back to step ({earliest} to {now}; the steps after it are dropped):",
+            max(earliest, now - 1), earliest, now)
+        return self.rewind(step) if chosen else False
 
     def sample(self, count=10):
         if not self.training.busy and not self.script.active:
@@ -424,14 +453,30 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"exported {path}", 8000)
 
-    def show_error(self, title, text):
-        """Every problem the user must hear about goes through here: one message box, state kept."""
+    def show_error(self, title, text, details="", choices=()):
+        """Every problem the user must hear about goes through here: one message box, state kept.
+
+        `details` go under "Show Details…"; `choices` are (button text, callback) offered beside
+        Close. Such a box opens without blocking (window-modal) and is kept in self.message_box.
+        """
         self.errors.append((title, text))
-        self.statusBar().showMessage(text, 10000)
+        self.statusBar().showMessage(text.splitlines()[0] if text else title, 10000)
         if self.quiet_errors:
             print(f"microgpt-viz: {title}: {text}", file=sys.stderr)
             return
-        QMessageBox.warning(self, title, text)
+        if not details and not choices:
+            QMessageBox.warning(self, title, text)
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Close, self)
+        if details:
+            box.setDetailedText(details)
+        for label, callback in choices:
+            button = box.addButton(label, QMessageBox.ButtonRole.AcceptRole)
+            button.clicked.connect(callback)
+            box.setDefaultButton(button)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.message_box = box
+        box.open()
 
     # ---- reacting to the session ---------------------------------------------------------------
     def _trace_changed(self):
@@ -443,16 +488,33 @@ class MainWindow(QMainWindow):
         self.attention.set_trace(trace)
         self.overview.set_trace(trace)
         self.search.set_trace(trace)
-        edges = f"{trace.num_nodes:,} values, {len(index_of(trace).src):,} edges, loss {trace.loss:.4f}"
         if trace.config is None:  # a user's script: the training dock keeps showing the model's run
+            edges = f"{trace.num_nodes:,} values, {len(index_of(trace).src):,} edges, loss {trace.loss:.4f}"
             self.statusBar().showMessage(f"{self.script.title()}: {edges}")
         else:
             self.training_panel.loss_plot.set_vocab_size(vocab_size(trace))
-            self.training_panel.set_position(trace.step, trace.config.num_steps, trace.doc, trace.loss)
-            self.statusBar().showMessage(
-                f"{step_words(trace.step, trace.config.num_steps)}: {trace.doc!r}, {edges}  (uniform guess: {math.log(vocab_size(trace)):.4f})"
-            )
+            self._show_where_training_stands()
         self.stepShown.emit()
+
+    def _show_where_training_stands(self):
+        """Status bar and training dock, from the session's step count (the trainer's, as last reported)."""
+        session, trace = self.session, self.session.trace
+        if trace is None or trace.config is None:
+            return
+        step, planned = session.step_index, session.planned_steps or trace.config.num_steps
+        edges = f"{trace.num_nodes:,} values, {len(index_of(trace).src):,} edges, loss {trace.loss:.4f}"
+        guess = f"(uniform guess: {math.log(vocab_size(trace)):.4f})"
+        if trace.step == step:
+            self.training_panel.set_position(step, planned, trace.doc, trace.loss)
+            self.statusBar().showMessage(f"{step_words(step, planned)}: {trace.doc!r}, {edges}  {guess}")
+            return
+        if step >= planned:
+            why = f"all {planned} planned steps are done (Reset starts over)"
+        else:
+            why = f"step {step} could not be recorded"
+        shown = f"the graph shows step {trace.step} ({trace.doc!r}, loss {trace.loss:.4f})"
+        self.training_panel.set_status(f"{step_words(step, planned)}\n{why};\n{shown}")
+        self.statusBar().showMessage(f"{step_words(step, planned)}: {why}; {shown}, {edges}")
 
     def _view_changed(self):
         self.token_strip.set_position(self.session.position)
@@ -580,18 +642,35 @@ class MainWindow(QMainWindow):
         self.training_panel.set_busy(busy)
         for name in ("step", "run", "reset", "sample"):  # a script's step shown: they act on it, or not at all
             self.actions[name].setEnabled(not busy and self.script.allows(name))
+        self.actions["rewind"].setEnabled(not busy and not self.script.active)  # a script keeps no states to go back to
         for name in ("open_data", "open_script"):
             self.actions[name].setEnabled(not busy)
         self.actions["cancel"].setEnabled(busy)
 
     def _advanced(self, advance):
         self.session.apply_advance(advance)
-        trace = self.session.trace
-        if advance.trace is None and advance.error is None and trace is not None and self.training.trainer.finished:
-            text = (f"all {self.training.trainer.planned_steps} planned steps are done; the graph still shows step "
-                    f"{trace.step} (Reset starts over)")
-            self.training_panel.set_status(text)
-            self.statusBar().showMessage(text, 10000)
+        if advance.trace is None:  # no new step to show: say where training stands all the same
+            self._show_where_training_stands()
+
+    def _rewound(self, advance):
+        dropped = len(self.session.losses) - len(advance.losses)
+        self.session.reset_training(advance.trace, losses=advance.losses, planned_steps=advance.planned_steps)
+        if advance.trace is None:
+            self._show_where_training_stands()
+        if not advance.error:
+            self.statusBar().showMessage(f"back at step {advance.step_index}: {dropped} later step{'s' if dropped != 1 else ''} dropped", 10000)
+
+    def _diverged(self, advance):
+        """A step blew up: say so, and offer to go back to the last step whose loss was finite."""
+        last_finite = advance.diverged_at - 1
+        earliest = self.training.trainer.snapshots.earliest
+        text = f"{advance.error}."
+        choices = ()
+        if earliest is not None and earliest <= last_finite < len(self.session.losses):
+            text += (f"\n\nStep {last_finite} was the last whose loss was finite ({self.session.losses[last_finite]:.4f}). "
+                     f"Going back there retakes it: lower the learning rate first, or the same updates diverge again.")
+            choices = ((f"Go back to step {last_finite}", lambda: self.rewind(last_finite)),)
+        self.show_error("Training diverged", text, choices=choices)
 
     def _trainer_reset(self, advance):
         self.session.trainer = self.training.trainer  # a new file or a resumed state builds a new Trainer
@@ -602,6 +681,6 @@ class MainWindow(QMainWindow):
             self.session.reset_training(None, losses=advance.losses)
             self.show_unrelated_trace(advance.trace)
         else:
-            self.session.reset_training(advance.trace, losses=advance.losses)
+            self.session.reset_training(advance.trace, losses=advance.losses, planned_steps=advance.planned_steps)
         self.training_panel.set_config(self.preset_name, self.training.trainer.config.learning_rate)
 

@@ -8,6 +8,7 @@ checks between steps, so it stops cleanly after the current one.
 """
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -29,8 +30,10 @@ class TrainingController(QObject):
     stepped = pyqtSignal(list)
     advanced = pyqtSignal(object)  # stepping.Advance after record / step / run
     trainerReset = pyqtSignal(object)  # stepping.Advance holding step 0 of a reset or rebuilt trainer
+    rewound = pyqtSignal(object)  # stepping.Advance after going back: the whole loss history, the step gone back to
     sampled = pyqtSignal(list)  # generated names
-    failed = pyqtSignal(str, str)  # title, one-line message
+    failed = pyqtSignal(str, str, str)  # title, one-line message, details ("" when the message says it all)
+    diverged = pyqtSignal(object)  # stepping.Advance of a run a diverged step ended (its diverged_at is set)
 
     # While the worker computes, every call from Qt into Python on the GUI thread (a paint(),
     # a slot) must win the GIL back; Python hands it over only every switch interval (5 ms
@@ -97,6 +100,18 @@ class TrainingController(QObject):
 
         self._start(job, "resetting to step 0", self._after_reset)
 
+    def rewind(self, step):
+        """Go back to the state before `step` exactly (core.engine.rewind) and record that step."""
+        def job():
+            return stepping.rewind(self.trainer, step)
+
+        def done(advance):
+            self.rewound.emit(advance)
+            if advance.error:
+                self.failed.emit(f"Could not go back to step {step}", advance.error, advance.details or "")
+
+        self._start(job, f"going back to step {step}", done)
+
     def set_learning_rate(self, lr):
         """Applies from the next update on; the schedule still scales it."""
         def job():
@@ -124,7 +139,7 @@ class TrainingController(QObject):
         def done(result):
             if result.trace is None:
                 why = result.error or f"all {trainer.planned_steps} planned steps of it are done, so there is no next step to show"
-                self.failed.emit(what, why)
+                self.failed.emit(what, why, result.details or "")
                 return
             self.trainerReset.emit(result)
             if on_done is not None:
@@ -176,13 +191,15 @@ class TrainingController(QObject):
     # ---- plumbing -------------------------------------------------------------------
     def _after_advance(self, advance):
         self.advanced.emit(advance)
-        if advance.error:
-            self.failed.emit("Training stopped", advance.error)
+        if advance.diverged_at is not None:
+            self.diverged.emit(advance)
+        elif advance.error:
+            self.failed.emit("Training stopped", advance.error, advance.details or "")
 
     def _after_reset(self, advance):
         self.trainerReset.emit(advance)
         if advance.error:
-            self.failed.emit("Could not record step 1", advance.error)
+            self.failed.emit("Could not record step 0", advance.error, advance.details or "")
 
     def _start(self, job, text, on_done, total=0, on_error=None):
         if text:
@@ -190,7 +207,8 @@ class TrainingController(QObject):
         self._runner.submit(job, on_done, on_error or self._on_error)
 
     def _on_error(self, error):
-        self.failed.emit("Training failed", str(error) or type(error).__name__)
+        details = "".join(traceback.format_exception(error))
+        self.failed.emit("Training failed", f"{type(error).__name__}: {error}", details)
 
     def _busy_changed(self, busy):
         if not busy:

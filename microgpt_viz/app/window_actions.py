@@ -1,7 +1,7 @@
 """The main window's menus and keyboard shortcuts, in one table.
 
 Space step, Ctrl+R run, Esc cancel, Ctrl+F search, Alt+Left / Alt+Right back / forward,
-Ctrl+E export, Ctrl+O open a data file.
+Ctrl+E export, Ctrl+O open a data file, Ctrl+B back to an earlier training step.
 """
 from PyQt6.QtGui import QAction, QKeySequence
 
@@ -18,6 +18,7 @@ MENUS = {
         ("run", "&Run N steps", "Ctrl+R", "run"),
         ("cancel", "&Cancel", "Esc", "cancel"),
         None,
+        ("rewind", "&Back to step…", "Ctrl+B", "choose_rewind_step"),
         ("reset", "Rese&t to step 0", "", "reset"),
         ("sample", "Sa&mple names", "", "sample"),
     ],

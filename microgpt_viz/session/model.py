@@ -77,6 +77,11 @@ class Session:
         self.change = None  # a Change the graph can be coloured by, or None
         self._plain_colour = "grad"  # the colouring to go back to when the change goes
         self.losses = []  # loss of every update taken so far
+        # The trainer's step count as the worker last reported it (Advance.step_index): the one
+        # number the status, the training dock and the loss curve show. The Trace on screen may be
+        # of an earlier step when the next one could not be recorded (a divergence, the plan's end).
+        self.step_index = 0
+        self.planned_steps = 0
         self.samples = []  # names generated at the current parameters
         self.history = History()
         self._subscribers = []
@@ -119,15 +124,18 @@ class Session:
 
     def apply_advance(self, advance):
         """Take in what the worker produced: the losses of the updates and the next recorded step."""
-        if advance.losses:
-            self.losses.extend(advance.losses)
-            self._notify("losses")
+        self.losses.extend(advance.losses)
+        self.step_index, self.planned_steps = advance.step_index, advance.planned_steps
+        self._notify("losses")
         if advance.trace is not None:
             self.set_trace(advance.trace)
 
-    def reset_training(self, trace=None, losses=()):
-        """After the trainer was reset or replaced: its loss history (empty for a new start), its next step."""
+    def reset_training(self, trace=None, losses=(), planned_steps=None):
+        """After the trainer was reset, replaced or rewound: its whole loss history, its next step."""
         self.losses = list(losses)
+        self.step_index = len(self.losses)
+        if planned_steps is not None:
+            self.planned_steps = planned_steps
         self.samples = []
         self._notify("losses", "samples")
         if trace is not None:

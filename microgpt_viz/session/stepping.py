@@ -11,8 +11,10 @@ microgpt's own arithmetic.
 """
 import gc
 import random
+import traceback
 from dataclasses import dataclass, field
 
+from core.engine.rewind import rewind as rewind_trainer
 from core.trace.index import index_of
 from microgpt_viz.session import overview_positions, trace_memory
 
@@ -25,6 +27,9 @@ class Advance:
     step_index: int = 0  # trainer.step_index after the run: updates taken so far
     error: str = None  # why the run stopped early (a diverged step, a finished plan), else None
     engine: str = "scalar"  # which engine took the updates: "scalar" (core/engine/train.py) or "fast" (core/engine/fast.py)
+    planned_steps: int = 0  # the run's length (trainer.planned_steps)
+    diverged_at: int = None  # the step whose numbers blew up (NumericalError.step), if that ended the run
+    details: str = None  # the traceback of an unexpected failure, for a message box's details
 
 
 def step_words(step_index, planned):
@@ -108,12 +113,49 @@ def advance(trainer, count, should_stop=lambda: False, on_step=lambda done, loss
         _fast_updates(trainer, count, should_stop, on_step, on_losses, result)
     else:
         _scalar_updates(trainer, count, should_stop, on_step, on_losses, result)
-    result.step_index = trainer.step_index
+    _record_after(trainer, result, record)
+    return result
+
+
+def _record_after(trainer, result, record=True):
+    result.step_index, result.planned_steps = trainer.step_index, trainer.planned_steps
     if record:
         try:
             result.trace = record_next(trainer)
-        except ArithmeticError as e:
-            result.error = result.error or str(e)
+        except Exception as e:  # noqa: BLE001 - the updates taken stand; the GUI must hear of them either way
+            if result.error is None:
+                _failed(result, e)
+
+
+def _failed(result, error):
+    """Say why the run stopped: a diverged step by its number, anything else with its traceback."""
+    result.error = str(error) or type(error).__name__
+    diverged_at = getattr(error, "step", None)  # core.engine.train.NumericalError
+    if isinstance(error, ArithmeticError) and isinstance(diverged_at, int):
+        result.diverged_at = diverged_at
+        where = f" in {error.scope}" if getattr(error, "scope", None) else ""
+        # core's message counts from 1 (as `train` prints); the app names steps by their index from 0
+        result.error = f"step {diverged_at} diverged{where}: {error.what}; its update was not applied"
+    elif not isinstance(error, ArithmeticError):
+        result.error = f"{type(error).__name__}: {result.error}"
+        result.details = "".join(traceback.format_exception(error))
+
+
+def rewind(trainer, step):
+    """Back to the state before `step` (core.engine.rewind), then record that step.
+
+    The Advance holds the trainer's whole loss history afterwards, so the GUI takes it as the
+    truth whether the rewind worked or, with `error` set, stopped short.
+    """
+    result = Advance()
+    try:
+        _quiet_gc(lambda: rewind_trainer(trainer, step))
+    except Exception as e:  # noqa: BLE001 - a RewindError says why in one line; anything else gets its traceback
+        _failed(result, e)
+        if isinstance(e, ValueError):
+            result.details = None
+    result.losses = list(trainer.losses)
+    _record_after(trainer, result)
     return result
 
 
@@ -131,8 +173,8 @@ def _scalar_updates(trainer, count, should_stop, on_step, on_losses, result):
             break
         try:
             step = _quiet_gc(trainer.step)
-        except ArithmeticError as e:  # core.engine.train.NumericalError
-            result.error = str(e)
+        except Exception as e:  # noqa: BLE001 - a step that fails changes nothing; the ones before it stand
+            _failed(result, e)
             break
         result.losses.append(step.loss)
         on_step(len(result.losses), step.loss)
@@ -156,8 +198,8 @@ def _fast_updates(trainer, count, should_stop, on_step, on_losses, result):
 
     try:
         fast.run(count, report, should_stop, progress_interval_s=REPORT_INTERVAL_S)
-    except ArithmeticError as e:  # a diverged step: the ones before it stand
-        result.error = str(e)
+    except Exception as e:  # noqa: BLE001 - a diverged (or failed) step: the ones before it stand
+        _failed(result, e)
     finally:
         report()
         fast.write_back(trainer)

@@ -1,14 +1,16 @@
 """The loss curve: every trained step's loss (x: the step's index from 0), a smoothed trend, and ln(vocab),
-the loss of a uniform guess."""
+the loss of a uniform guess. A click on the curve asks to go back to that step (stepClicked)."""
 import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 
 RAW_COLOUR = (120, 150, 200)
 TREND_COLOUR = (20, 60, 160)
 BASELINE_COLOUR = (200, 80, 40)
+CURRENT_COLOUR = (90, 90, 90)
+FEW_STEPS = 60
 
 
 def trend(losses, window=20):
@@ -25,9 +27,12 @@ def trend(losses, window=20):
 
 
 class LossPlot(pg.PlotWidget):
+    stepClicked = pyqtSignal(int)  # a step of the curve was clicked: go back to it
+
     def __init__(self, parent=None):
         super().__init__(parent, background="w")
         self.setMinimumHeight(140)
+        self.setToolTip("Click a step of the curve to go back to it (the steps after it are dropped)")
         item = self.getPlotItem()
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss")
@@ -40,9 +45,13 @@ class LossPlot(pg.PlotWidget):
         self._baseline_label = pg.TextItem(color=BASELINE_COLOUR, anchor=(1, 1))
         item.addItem(self._baseline)
         item.addItem(self._baseline_label, ignoreBounds=True)
+        # where training stands: the step the next update takes, just right of the last loss
+        self._current = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(CURRENT_COLOUR, width=1, style=Qt.PenStyle.DotLine))
+        item.addItem(self._current, ignoreBounds=True)
         self.losses = []
         self.baseline = None
         item.getViewBox().sigRangeChanged.connect(self._place_label)
+        self.scene().sigMouseClicked.connect(self._clicked)
 
     def set_vocab_size(self, vocab_size):
         """ln(vocab): what a model that guesses uniformly scores, the loss at step 1."""
@@ -66,13 +75,33 @@ class LossPlot(pg.PlotWidget):
 
     def _refresh(self):
         x = np.arange(len(self.losses))  # numbered like the steps everywhere else: from 0
-        self._raw.setData(x, np.asarray(self.losses, dtype=float))
+        # a dot per step while they can be told apart: a line of one step is invisible, and dots say where to click
+        few = len(self.losses) <= FEW_STEPS
+        self._raw.setData(x, np.asarray(self.losses, dtype=float), symbol="o" if few else None, symbolSize=4,
+                          symbolPen=None, symbolBrush=pg.mkBrush(RAW_COLOUR))
         self._trend.setData(x, trend(self.losses))
         item = self.getPlotItem()
         # room above the highest line for the baseline's label, which sits on top of its line
         top = max([self.baseline or 0.0] + self.losses) * 1.2 if self.losses or self.baseline else 4.0
         item.setYRange(0, top, padding=0)
-        item.setXRange(0, max(len(self.losses) - 1, 9), padding=0.02)
+        item.setXRange(0, max(len(self.losses), 9), padding=0.02)
+        self._current.setValue(len(self.losses))
+
+    def step_at(self, scene_pos):
+        """The step whose loss is drawn nearest `scene_pos` (left to right), or None outside the plot."""
+        box = self.getPlotItem().getViewBox()
+        if not self.losses or not box.sceneBoundingRect().contains(scene_pos):
+            return None
+        step = round(box.mapSceneToView(scene_pos).x())
+        return step if 0 <= step < len(self.losses) else None
+
+    def _clicked(self, event):
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        step = self.step_at(event.scenePos())
+        if step is not None:
+            event.accept()
+            self.stepClicked.emit(step)
 
     def _place_label(self, *_):
         if self.baseline is None:

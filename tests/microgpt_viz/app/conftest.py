@@ -40,7 +40,14 @@ def boxes(monkeypatch):
         shown.append((title, text))
         return QMessageBox.StandardButton.Ok
 
+    real_open = QMessageBox.open
+
+    def open_box(box, *args):  # a box with details or choices opens without blocking: record it, keep it open
+        shown.append((box.windowTitle(), box.text()))
+        return real_open(box, *args)
+
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(warning))
+    monkeypatch.setattr(QMessageBox, "open", open_box)
     return shown
 
 

@@ -177,3 +177,47 @@ def test_a_fine_level_too_big_to_draw_opens_around_the_selection(session):
     # without a limit (or when it fits) the focus is left alone
     session.focus(None)
     assert session.set_level("scalar") is None and session.view.scope is None
+
+
+def test_a_diverged_step_is_named_by_its_index_from_zero():
+    wild = Trainer(DOCS, preset("original", learning_rate=1e4))
+    result = stepping.advance(wild, 10)
+    assert result.diverged_at == wild.step_index  # the step that could not be taken is the next one
+    assert result.error.startswith(f"step {result.diverged_at} diverged")
+    assert result.details is None  # a divergence needs no traceback
+
+
+def test_an_unexpected_failure_keeps_the_steps_before_it_and_carries_its_traceback():
+    fresh = Trainer(DOCS, preset("original"))
+    real_step = fresh.step
+
+    def step_then_fail(record=False):
+        if fresh.step_index == 2:
+            raise KeyError("a bug")
+        return real_step(record)
+
+    fresh.step = step_then_fail
+    result = stepping.advance(fresh, 5, record=False)
+    assert len(result.losses) == 2 == result.step_index == fresh.step_index
+    assert result.error == "KeyError: 'a bug'" and result.diverged_at is None
+    assert "step_then_fail" in result.details
+
+
+def test_rewind_hands_over_the_whole_history_and_the_step_gone_back_to():
+    fresh = Trainer(DOCS, preset("original"))
+    stepping.advance(fresh, 6, record=False)
+    result = stepping.rewind(fresh, 4)
+    assert result.error is None and result.step_index == 4 == fresh.step_index
+    assert result.losses == fresh.losses and len(result.losses) == 4
+    assert result.trace.step == 4
+    session = Session(fresh)
+    session.reset_training(result.trace, losses=result.losses, planned_steps=result.planned_steps)
+    assert session.step_index == 4 and session.planned_steps == fresh.planned_steps
+
+
+def test_rewind_past_the_kept_history_says_why_in_one_line():
+    fresh = Trainer(DOCS, preset("original"))
+    stepping.advance(fresh, 2, record=False)
+    result = stepping.rewind(fresh, 7)
+    assert "not between 0 and the current step 2" in result.error and result.details is None
+    assert result.step_index == 2 and result.losses == fresh.losses  # nothing moved
