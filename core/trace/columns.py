@@ -10,7 +10,6 @@ order, same Python types.
 """
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
 NO_EXPONENT = np.nan  # the exponent column of a node that is not a `**` (or whose exponent is unknown)
@@ -108,6 +107,8 @@ def build_graph(trace):
     networkx's dicts are filled directly, in the order add_nodes_from and add_edges_from
     would fill them (consumers in id order, then slots), at a fraction of their cost.
     """
+    import networkx as nx  # only here: recording and the tools never need it
+
     n = trace.num_nodes
     d = trace.details
     columns = zip(
