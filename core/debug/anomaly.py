@@ -331,12 +331,11 @@ def _linear_row(trace, wiring, node):
     A dot product is a chain of `+` nodes, each adding one `w * x` product; the last `+`
     holds the last product, whose weight (a parameter) names the matrix and the row.
     """
-    graph = trace.graph
     for child in (wiring.child0[node], wiring.child1[node]):
         if child < 0 or trace.op[child] != "*":
             continue
         for weight in (wiring.child0[child], wiring.child1[child]):
-            attrs = graph.nodes[weight]
+            attrs = trace.node_attributes(weight)
             if attrs["kind"] == "param" and attrs["param"] and attrs["row"] >= 0:
                 return attrs["param"], attrs["row"]
     return None

@@ -63,7 +63,7 @@ class GradCheckReport:
 
 
 def node_label(trace, node):
-    attrs = trace.graph.nodes[node]
+    attrs = trace.node_attributes(node)
     if attrs["kind"] == "param":
         return f"{attrs['param']}[{attrs['row']}][{attrs['col']}]"
     exponent = attrs.get("exponent")  # a script's power may not reveal it
@@ -74,7 +74,7 @@ def node_label(trace, node):
 def param_node(trace, name, row, col):
     """The node id of parameter name[row][col]; ValueError when it is not in the step's graph."""
     for node in trace.param_nodes.get(name, ()):
-        attrs = trace.graph.nodes[node]
+        attrs = trace.node_attributes(node)
         if attrs["row"] == row and attrs["col"] == col:
             return node
     if name not in trace.param_nodes:
@@ -105,13 +105,13 @@ class NotReplayable(ValueError):
 
 def replay_problem(trace):
     """Why the loss of `trace` cannot be recomputed through core/trace/tape.py, or None when it can."""
-    graph = trace.graph
+    exponent = trace.details.exponent
     for node, op in enumerate(trace.op):
         if op not in tapes.OP_CODES:
             known = " ".join(o for o in tapes.OP_CODES if o not in ("param", "const"))
             return (f"node #{node} in {trace.scope[node]} is a {op!r}, which gradcheck cannot recompute "
                     f"(it replays {known}, parameters and constants)")
-        if op == "**" and graph.nodes[node].get("exponent") is None:
+        if op == "**" and math.isnan(exponent[node]):
             return f"node #{node} in {trace.scope[node]} is a power whose exponent is unknown, so gradcheck cannot recompute it"
     return None
 

@@ -11,11 +11,9 @@ its op. Softmax max-shifts were plain floats in microgpt, so they stay recorded 
 softmax is shift-invariant, which keeps the recomputed loss equal (to rounding) to a fresh
 forward pass with the edited value.
 """
-import gc
 import math
 from dataclasses import dataclass, replace
 
-import networkx as nx
 import numpy as np
 
 from core.trace import tape as tapes
@@ -130,21 +128,11 @@ def _frozen(array):
 
 def _edited_trace(trace, result):
     data, grad = result.data, result.grad
-    # ~170,000 new dicts: the cyclic collector would rescan the whole live graph again and
-    # again while they are made, and they hold no cycles
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        graph = _copy_graph(trace.graph, data.tolist(), grad.tolist(), *(g.tolist() for g in result.local_grads))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     nodes = trace.attention_nodes
     masked = nodes < 0
     logit_nodes = attention_logit_nodes(trace)
     return replace(
         trace,
-        graph=nx.freeze(graph),
         loss=result.loss_after,
         position_losses=tuple(float(data[n]) for n in trace.position_loss_nodes),
         attention_weights=_frozen(np.where(masked, math.nan, data[nodes])),
@@ -152,24 +140,10 @@ def _edited_trace(trace, result):
         attention_weight_grads=_frozen(np.where(masked, math.nan, grad[nodes])),
         data=data,
         grad=grad,
+        edges=trace.edges.with_local_grads(_edge_local_grads(trace.edges, *result.local_grads)),
     )
 
 
-def _copy_graph(source, data, grad, local0, local1):
-    """A copy of a Trace's graph with new data, grads and local grads.
-
-    Filled through networkx's adjacency dicts, as core/trace/record.py builds it: a generic copy
-    costs seconds on a 60,000-node step (tests check the two agree).
-    """
-    graph = nx.MultiDiGraph()
-    graph.graph.update(source.graph)
-    graph._node.update({n: {**attrs, "data": data[n], "grad": grad[n]} for n, attrs in source._node.items()})
-    succ, pred = graph._succ, graph._pred
-    for n in source._node:
-        succ[n], pred[n] = {}, {}
-    for consumer, inputs in source._pred.items():
-        preds = pred[consumer]
-        for producer, slots in inputs.items():
-            keydict = {slot: {**attrs, "local_grad": local1[consumer] if slot else local0[consumer]} for slot, attrs in slots.items()}
-            preds[producer] = succ[producer][consumer] = keydict
-    return graph
+def _edge_local_grads(edges, local0, local1):
+    """The local grad of every edge row from the per-consumer slot-0 and slot-1 columns."""
+    return np.where(edges.slot == 0, np.asarray(local0)[edges.dst], np.asarray(local1)[edges.dst])

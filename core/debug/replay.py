@@ -129,9 +129,9 @@ def grads_at(trace, k):
 def trace_at(trace, k):
     """A copy of `trace` whose grad columns show backward position k, for exporting a frame.
 
-    Only the columns views and exports colour by are replaced (grad, attention_weight_grads);
-    the networkx node attributes keep the final grads, so use this copy for drawing, not for
-    inspecting single nodes.
+    Only the columns views and exports colour by are replaced (grad, attention_weight_grads):
+    a copy for drawing. Its node attributes (and its graph, if asked for) show those grads
+    too, but the recorded local grads are the final step's.
     """
     grads = grads_at(trace, k)
     grads.flags.writeable = False

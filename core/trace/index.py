@@ -1,7 +1,7 @@
 """Numpy tables over one Trace that views, search and layout share, built once per Trace.
 
-The networkx graph is convenient but slow to walk 140k nodes at a time; this index turns it
-into flat arrays (edges, predecessor and successor lists in CSR form) and computes the
+Walking 140k nodes one at a time is slow; this index turns the Trace's columns into the
+flat arrays views need (edges, predecessor and successor lists in CSR form) and computes the
 grouping every view uses:
 
 - scope groups: every prefix of a scope path (`pos2`, `pos2/layer0`, ...);
@@ -31,9 +31,6 @@ class Group:
     scope: str  # the scope path the group lies in
     node: int = -1  # for a sum: the node holding the total
     units: int = 0  # for a vector: how many values or sums it holds
-
-
-_EDGE_ROW = np.dtype([("src", np.int64), ("dst", np.int64), ("slot", np.int64), ("local_grad", np.float64)])
 
 
 def csr(keys, values, n):
@@ -68,21 +65,13 @@ class TraceIndex:
         # Only a weak reference: the cache is keyed weakly by the trace, and a strong one
         # here would keep every indexed step (100+ MB each) alive for ever.
         self._trace_ref = weakref.ref(trace)
-        graph = trace.graph
         n = self.n = trace.num_nodes
-        rows = (
-            (u, v, key, attrs["local_grad"])
-            for v, nbrs in graph._pred.items()
-            for u, keydict in nbrs.items()
-            for key, attrs in keydict.items()
-        )
-        table = np.fromiter(rows, dtype=_EDGE_ROW)
-        # Edges sorted by consumer then slot: the inputs of v in argument order.
-        table = table[np.lexsort((table["slot"], table["dst"]))]
-        self.src = table["src"]
-        self.dst = table["dst"]
-        self.slot = table["slot"].astype(np.int8)
-        self.local_grad = table["local_grad"]
+        # The Trace's edges come sorted by consumer then slot: the inputs of v in argument order.
+        edges = trace.edges
+        self.src = edges.src.astype(np.int64)
+        self.dst = edges.dst.astype(np.int64)
+        self.slot = edges.slot.astype(np.int8)
+        self.local_grad = edges.local_grad
         edge_ids = np.arange(len(self.src))
         self.pred_ptr, self.pred_edge, _ = csr(self.dst, edge_ids, n)
         self.succ_ptr, self.succ_edge, _ = csr(self.src, edge_ids, n)
@@ -98,12 +87,11 @@ class TraceIndex:
         self.const_operand[self.dst[from_const]] = trace.data[self.src[from_const]]
         self.exponent = {}
         self.param_name = {}
-        nodes = graph._node
-        for i in np.flatnonzero(self.op == "**"):
-            self.exponent[int(i)] = nodes[int(i)]["exponent"]
-        for i in np.flatnonzero(self.is_param):
-            a = nodes[int(i)]
-            self.param_name[int(i)] = f"{a['param']}[{a['row']}][{a['col']}]"
+        details = trace.details
+        for i in np.flatnonzero(self.op == "**").tolist():
+            self.exponent[i] = float(details.exponent[i])
+        for i in np.flatnonzero(self.is_param).tolist():
+            self.param_name[i] = f"{details.param[i]}[{details.row[i]}][{details.col[i]}]"
 
         scopes = sorted(set(trace.scope))
         self.scope_names = scopes

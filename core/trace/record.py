@@ -1,27 +1,33 @@
 """Recording one training step into a Trace: every Value reachable from the loss, as plain data.
 
-A Trace is a frozen snapshot made of plain numbers, strings and arrays plus a networkx
-MultiDiGraph; it holds no live Value, so training can go on while the Trace is browsed.
-Node ids are positions in the step's topological order (inputs before their consumers), so
-recording the same doc again numbers its nodes alike (step diffs rely on it); docs of the
-same length share the module-level view, not every scalar id (see README).
+A Trace is a frozen snapshot made of plain numbers, strings and arrays (core/trace/columns.py);
+it holds no live Value, so training can go on while the Trace is browsed. Its networkx
+MultiDiGraph is built from those columns the first time `trace.graph` is read; the tools
+read the columns and never ask for it. Node ids are positions in the step's topological
+order (inputs before their consumers), so recording the same doc again numbers its nodes
+alike (step diffs rely on it); docs of the same length share the module-level view, not
+every scalar id (see README).
 """
+import functools
 import gc
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 
-import networkx as nx
 import numpy as np
 
 from core.engine import autograd, scope
 from core.engine.model import step_loss
+from core.trace.columns import Edges, NodeDetails, Strings, build_graph, columns_of_graph, frozen, node_attributes
 
 KINDS = ("param", "const", "input", "intermediate", "loss")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Trace:
-    graph: nx.MultiDiGraph  # node id -> op, data, grad, scope, pos, kind, param, row, col, file, line, order
+    """One recorded step: its columns, its attention tables and, on demand, its networkx graph."""
+
     doc: str  # the document the step trained on
     tokens: tuple  # token ids, [BOS] + chars + [BOS]
     token_labels: tuple  # "BOS", "e", "m", ...
@@ -35,24 +41,65 @@ class Trace:
     attention_weight_grads: np.ndarray  # same shape: d loss / d weight
     attention_nodes: np.ndarray  # same shape: node id of each softmax output, -1 where masked
     config: object  # the core.engine.config.Config the step ran with
-    # Columns of the node table, indexed by node id, for fast search without touching networkx.
+    # Columns of the node table, indexed by node id. The strings are shared (one object per
+    # distinct op, scope or kind), so a column costs a pointer per node.
     op: tuple
     data: np.ndarray
     grad: np.ndarray
     scope: tuple
     pos: np.ndarray
     kind: tuple
-    param_nodes: dict = field(default_factory=dict)  # matrix name -> node ids of its entries in the graph
+    param_nodes: dict  # matrix name -> node ids of its entries
+    details: NodeDetails  # param, row, col, file, line, exponent per node
+    edges: Edges  # src, dst, slot, local_grad per argument slot, sorted by consumer then slot
+
+    def __init__(self, *, doc, tokens, token_labels, step, loss, loss_node, position_losses, position_loss_nodes,
+                 attention_weights, attention_logits, attention_weight_grads, attention_nodes, config,
+                 op, data, grad, scope, pos, kind, param_nodes=None, details=None, edges=None, graph=None):
+        """Either the columns `details` and `edges`, or a `graph` of the recorder's schema to take them from."""
+        if details is None or edges is None:
+            if graph is None:
+                raise TypeError("a Trace needs its details and edges columns, or a graph to take them from")
+            details, edges = columns_of_graph(graph)
+        fields = dict(
+            doc=doc, tokens=tokens, token_labels=token_labels, step=step, loss=loss, loss_node=loss_node,
+            position_losses=position_losses, position_loss_nodes=position_loss_nodes,
+            attention_weights=attention_weights, attention_logits=attention_logits,
+            attention_weight_grads=attention_weight_grads, attention_nodes=attention_nodes, config=config,
+            op=op, data=data, grad=grad, scope=scope, pos=pos, kind=kind, param_nodes=param_nodes or {},
+            details=details, edges=edges,
+        )
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        if graph is not None:
+            self.__dict__["graph"] = graph  # already built: what `graph` would build again
+
+    @functools.cached_property
+    def graph(self):
+        """The step as a frozen networkx MultiDiGraph, built on first use (~2 KB per node).
+
+        node id -> op, data, grad, scope, pos, kind, param, row, col, file, line, order (and
+        exponent on `**` nodes); an edge input -> consumer per argument slot, keyed by the
+        slot, with its local_grad. The tools read the Trace's columns instead.
+        """
+        return build_graph(self)
+
+    @property
+    def built_graph(self):
+        """The networkx graph if something has asked for it already, else None (nothing is built)."""
+        return self.__dict__.get("graph")
+
+    def node_attributes(self, node):
+        """The attributes of one node, as `trace.graph.nodes[node]` has them, without the graph."""
+        return node_attributes(self, node)
 
     @property
     def num_nodes(self):
-        return self.graph.number_of_nodes()
+        return len(self.data)
 
     @property
     def num_edges(self):
-        # Not graph.number_of_edges(): it caches a degree view on the graph that points back at
-        # it, and that cycle would keep a released Trace's graph alive until a full collection.
-        return sum(len(keys) for targets in self.graph.succ.values() for keys in targets.values())
+        return len(self.edges)
 
     @property
     def positions(self):
@@ -73,6 +120,8 @@ class Trace:
 
     def write_graphml(self, path):
         """GraphML for Gephi, Cytoscape, yEd or networkx.read_graphml."""
+        import networkx as nx
+
         nx.write_graphml(self.graph, path)
 
 
@@ -131,169 +180,251 @@ class Recorder:
         return loss, position_losses, attention
 
     def build(self, doc, tokens, loss, position_losses, attention, topo, step):
-        n = len(topo)
-        index = dict(zip(topo, range(n)))
-        nodes = _Nodes(dict(zip(self.made, zip(self.scopes, self.codes, self.offsets))), self.param_locations)
-        node_attrs, pred, succ, columns = _fill_graph(topo, index, nodes)
-        ops, scopes, poss, kinds = (list(column) for column in zip(*columns))
+        topo_ids = _Identities(topo)
+        values = _ReadValues(topo)
+        edges = values.edges(topo_ids)
+        sites = _Sites(self, topo, topo_ids, values)
+        kind = sites.kind
         for v in position_losses + [loss]:
-            i = index[v]
-            node_attrs[i]["kind"] = kinds[i] = "loss"
-        graph = nx.MultiDiGraph()
-        graph._node = node_attrs
-        graph._adj = succ  # also sets graph._succ
-        graph._pred = pred
-        weights, logits, weight_grads, weight_nodes = _attention_tables(attention, index, len(position_losses))
+            kind[topo_ids.position(v)] = "loss"
+        weights, logits, weight_grads, weight_nodes = _attention_tables(attention, topo_ids, len(position_losses))
         token_labels = tuple(self.trainer.tokenizer.label(t) for t in tokens)
         trace = Trace(
-            graph=nx.freeze(graph),
             doc=doc,
             tokens=tuple(tokens),
             token_labels=token_labels,
             step=step,
             loss=float(loss.data),
-            loss_node=index[loss],
+            loss_node=topo_ids.position(loss),
             position_losses=tuple(float(v.data) for v in position_losses),
-            position_loss_nodes=tuple(index[v] for v in position_losses),
+            position_loss_nodes=tuple(topo_ids.position(v) for v in position_losses),
             attention_weights=weights,
             attention_logits=logits,
             attention_weight_grads=weight_grads,
             attention_nodes=weight_nodes,
             config=self.trainer.config,
-            op=tuple(ops),
-            data=_frozen(np.array([v.data for v in topo], dtype=np.float64)),
-            grad=_frozen(np.array([v.grad for v in topo], dtype=np.float64)),
-            scope=tuple(scopes),
-            pos=_frozen(np.array(poss, dtype=np.int32)),
-            kind=tuple(kinds),
-            param_nodes={k: tuple(v) for k, v in nodes.param_nodes.items()},
+            op=tuple(sites.op),
+            data=frozen(values.data),
+            grad=frozen(values.grad),
+            scope=tuple(sites.scope),
+            pos=frozen(sites.pos),
+            kind=tuple(kind),
+            param_nodes={k: tuple(v) for k, v in sites.param_nodes.items()},
+            details=sites.details,
+            edges=edges,
         )
         _age_young_objects()
         return trace
 
 
-def _fill_graph(topo, index, nodes):
-    """networkx's node and adjacency dicts for the step, and the per-node columns.
+class _Identities:
+    """Position of a Value in a list of Values, by its id(): sorted ids and searchsorted, no dict.
 
-    Returns (node attrs, pred, succ, columns), columns holding (op, scope, pos, kind) per
-    node. Filling networkx's dicts directly gives the same graph as add_nodes_from and
-    add_edges_from (an edge input -> consumer per child slot, keyed by the slot) at a
-    fraction of the cost; tests/core/trace/test_record.py checks the two agree. One pass over the
-    Values, since each visit of a scattered Value costs cache misses; unrolled for one and
-    two children, the only arities microgpt makes.
+    Every Value in the list is alive while the list is, so no two share an id.
     """
-    n = len(topo)
-    node_attrs = {}
-    succ = {i: {} for i in range(n)}
-    pred = {}
-    columns = []
-    add_columns = columns.append
-    made_at, shared, new_template = nodes.where.get, nodes.shared.get, nodes.new_template
-    for i, v in enumerate(topo):
-        children = v._children
-        local_grads = v._local_grads
-        n_children = len(children)
-        key = (v.op, made_at(v))
-        template, column = shared(key) or new_template(v, i, key, n_children)
-        # Copying a shared template and setting the per-node numbers is several times
-        # cheaper than building each 12-key dict key by key. `x * 1.0` is float(x),
-        # exactly (ints convert, -0.0 stays -0.0), without the cost of a call.
-        node_attrs[i] = dict(template, data=v.data * 1.0, grad=v.grad * 1.0, order=n - 1 - i)
-        add_columns(column)
-        if n_children == 2:
-            j0, j1 = index[children[0]], index[children[1]]
-            first = {0: {"local_grad": local_grads[0] * 1.0}}
-            if j0 == j1:  # x * x: both slots feed the same child
-                first[1] = {"local_grad": local_grads[1] * 1.0}
-                pred[i] = {j0: first}
-                succ[j0][i] = first
+
+    def __init__(self, values):
+        ids = np.fromiter(map(id, values), dtype=np.int64, count=len(values))
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted_ids = ids[self.order]
+        self.ids = ids
+
+    def positions(self, ids):
+        """Position of each id in the list, -1 for ids not in it."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(self.sorted_ids):
+            return np.full(len(ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.sorted_ids, ids), len(self.sorted_ids) - 1)
+        return np.where(self.sorted_ids[at] == ids, self.order[at], -1)
+
+    def position(self, value):
+        return int(self.positions([id(value)])[0])
+
+
+class _ReadValues:
+    """What the Values of a step hold: data, grad, op, and their inputs as flat arrays.
+
+    Each column is one pass of C-level iteration (map, attrgetter, chain) over the Values:
+    cheaper than one Python loop that reads everything, even though the Values are visited
+    once per column.
+    """
+
+    def __init__(self, topo):
+        n = len(topo)
+        self.data = np.fromiter(map(_get_data, topo), dtype=np.float64, count=n)
+        self.grad = np.fromiter(map(_get_grad, topo), dtype=np.float64, count=n)
+        self.ops = list(map(_get_op, topo))
+        children = list(map(_get_children, topo))
+        self.n_children = np.fromiter(map(len, children), dtype=np.int64, count=n)
+        total = int(self.n_children.sum())
+        # all inputs, consumer by consumer in slot order: the edge table's row order
+        self.child_ids = np.fromiter(map(id, chain.from_iterable(children)), dtype=np.int64, count=total)
+        del children
+        self.local_grads = np.fromiter(chain.from_iterable(map(_get_local_grads, topo)), dtype=np.float64, count=total)
+
+    def edges(self, topo_ids):
+        n = len(self.data)
+        dst = np.repeat(np.arange(n, dtype=np.int64), self.n_children)
+        first_row = np.cumsum(self.n_children) - self.n_children
+        slot = np.arange(len(dst), dtype=np.int64) - np.repeat(first_row, self.n_children)
+        return Edges.of(topo_ids.positions(self.child_ids), dst, slot, self.local_grads)
+
+
+_get_data, _get_grad, _get_op = attrgetter("data"), attrgetter("grad"), attrgetter("op")
+_get_children, _get_local_grads = attrgetter("_children"), attrgetter("_local_grads")
+
+
+class _Sites:
+    """op, scope, pos, kind and the NodeDetails of every node, from where its Value was made.
+
+    Values made in the same scope at the same point of the code by the same op share all
+    of them; such a group (a "site") is resolved once, the nodes then take its attributes by
+    array lookups. Values not made while recording are parameters (each with its own
+    matrix, row and column) or inputs.
+    """
+
+    def __init__(self, recorder, topo, topo_ids, values):
+        n = len(topo)
+        made = recorder.made
+        # creation index of each node, -1 for Values made before recording
+        made_at = topo_ids.positions(np.fromiter(map(id, made), dtype=np.int64, count=len(made)))
+        creation = np.full(n, -1, dtype=np.int64)
+        reached = made_at >= 0
+        creation[made_at[reached]] = np.flatnonzero(reached)
+        was_made = creation >= 0
+        made_nodes = np.flatnonzero(was_made)
+        k = creation[made_nodes]
+        ops = values.ops
+        columns = _site_columns(recorder, ops, k, made_nodes)
+        first, site_of = _sites_of(columns)
+
+        self.lines = _LineTable()
+        self.positions = {}
+        files = {"": 0}
+        site_ops, site_scopes, site_kinds = [], [], []
+        site_pos, site_file, site_line, site_exponent = [], [], [], []
+        for node in made_nodes[first].tolist():
+            c = int(creation[node])
+            path, code, offset = recorder.scopes[c], recorder.codes[c], recorder.offsets[c]
+            op, exponent = _op_and_exponent(ops[node])
+            site_ops.append(op)
+            site_scopes.append(path)
+            site_kinds.append("intermediate" if values.n_children[node] else "const")
+            site_pos.append(self._position(path))
+            site_file.append(files.setdefault(code.co_filename, len(files)))
+            site_line.append(self.lines.line(code, offset))
+            site_exponent.append(exponent)
+
+        op = np.empty(n, dtype=object)
+        path = np.empty(n, dtype=object)
+        kind = np.empty(n, dtype=object)
+        pos = np.full(n, -1, dtype=np.int32)
+        file = np.zeros(n, dtype=np.int32)
+        line = np.zeros(n, dtype=np.int32)
+        exponent = np.full(n, np.nan)
+        if len(made_nodes):
+            op[made_nodes] = np.array(site_ops, dtype=object)[site_of]
+            path[made_nodes] = np.array(site_scopes, dtype=object)[site_of]
+            kind[made_nodes] = np.array(site_kinds, dtype=object)[site_of]
+            pos[made_nodes] = np.array(site_pos, dtype=np.int32)[site_of]
+            file[made_nodes] = np.array(site_file, dtype=np.int32)[site_of]
+            line[made_nodes] = np.array(site_line, dtype=np.int32)[site_of]
+            exponent[made_nodes] = np.array(site_exponent, dtype=np.float64)[site_of]
+
+        params = {"": 0}
+        param = np.zeros(n, dtype=np.int32)
+        row = np.full(n, -1, dtype=np.int32)
+        col = np.full(n, -1, dtype=np.int32)
+        self.param_nodes = {}  # matrix name -> node ids of its entries, in id order
+        locations = recorder.param_locations
+        for node in np.flatnonzero(~was_made).tolist():
+            v = topo[node]
+            location = locations.get(v)
+            if location is not None:
+                name, row[node], col[node] = location
+                param[node] = params.setdefault(name, len(params))
+                op[node], path[node], kind[node] = "param", f"params/{name}", "param"
+                self.param_nodes.setdefault(name, []).append(node)
             else:
-                second = {1: {"local_grad": local_grads[1] * 1.0}}
-                pred[i] = {j0: first, j1: second}
-                succ[j0][i] = first
-                succ[j1][i] = second
-        elif n_children == 1:
-            j0 = index[children[0]]
-            first = {0: {"local_grad": local_grads[0] * 1.0}}
-            pred[i] = {j0: first}
-            succ[j0][i] = first
-        elif n_children == 0:
-            pred[i] = {}
-        else:
-            pred[i] = _edges_of_many_children(i, children, local_grads, index, succ)
-    return node_attrs, pred, succ, columns
+                op[node], exponent[node] = _op_and_exponent(ops[node])
+                path[node], kind[node] = "inputs", "input"
+            pos[node] = self._position(path[node])
+        self.op, self.scope, self.kind, self.pos = op, path, kind, pos
+        self.details = NodeDetails(
+            param=Strings(param, params), row=frozen(row), col=frozen(col),
+            file=Strings(file, files), line=frozen(line), exponent=frozen(exponent),
+        )
+
+    def _position(self, path):
+        pos = self.positions.get(path)
+        if pos is None:
+            pos = self.positions[path] = _position_of(path)
+        return pos
 
 
-def _edges_of_many_children(i, children, local_grads, index, succ):
-    preds_i = {}
-    for slot, (child, local_grad) in enumerate(zip(children, local_grads)):
-        j = index[child]
-        keydict = preds_i.get(j)
-        if keydict is None:
-            keydict = preds_i[j] = succ[j][i] = {}
-        keydict[slot] = {"local_grad": float(local_grad)}
-    return preds_i
+def _site_columns(recorder, ops, k, made_nodes):
+    """Per made node: ids of its scope string, code object and op string, and its bytecode offset.
+
+    The objects are alive (the recorder and the Values hold them), so equal ids mean the
+    same object; sites are told apart without hashing a code object per node.
+    """
+    def ids_of(items):
+        return np.fromiter(map(id, items), dtype=np.int64, count=len(items))
+
+    return (
+        ids_of(recorder.scopes)[k], ids_of(recorder.codes)[k],
+        np.asarray(recorder.offsets, dtype=np.int64)[k], ids_of(ops)[made_nodes],
+    )
+
+
+def _sites_of(columns):
+    """(first node of each site, site of each node) for rows of equal `columns`.
+
+    One sort of a 64-bit mix of the columns; then every row is checked against its site's
+    first row, and only if two different rows mixed to the same number (never seen) are the
+    columns sorted one by one.
+    """
+    mixed = np.zeros(len(columns[0]), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column, multiplier in zip(columns, _MIXERS):
+            mixed = (mixed ^ column.astype(np.uint64)) * multiplier
+            mixed ^= mixed >> np.uint64(29)
+    _, first, site_of = np.unique(mixed, return_index=True, return_inverse=True)
+    if all(np.array_equal(column, column[first][site_of]) for column in columns):
+        return first, site_of
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        distinct, code = np.unique(column, return_inverse=True)
+        key = key * len(distinct) + code
+    _, first, site_of = np.unique(key, return_index=True, return_inverse=True)
+    return first, site_of
+
+
+_MIXERS = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93))
+
+
+def _op_and_exponent(op):
+    """A `**k` op is recorded as op `**` with the exponent k."""
+    if op.startswith("**"):
+        return "**", float(op[2:])
+    return op, np.nan
 
 
 def _age_young_objects():
     """Move every object the collector tracks into its oldest generation, without scanning.
 
-    A Trace is a few hundred thousand dicts made while the collector was off. Left young,
-    they would be scanned by the next young collection, again by the middle one, and
-    their count would trigger a full collection: 0.1-0.3 s after every recorded step.
-    Aged, they are scanned only by full collections that something else triggers. Cyclic
-    garbage among them is still found by the next full collection: nothing is leaked.
-    (freeze() moves everything to the permanent generation and resets the young count;
-    unfreeze() moves it all back into the oldest generation; both are O(1).)
+    A Trace holds few containers now, but recording made a few hundred thousand while the
+    collector was off (the Values, the recorder's lists). Left young, whatever survives
+    would be scanned by the next young collection, again by the middle one, and their count
+    would trigger a full collection. Aged, they are scanned only by full collections that
+    something else triggers. Cyclic garbage among them is still found by the next full
+    collection: nothing is leaked. (freeze() moves everything to the permanent generation
+    and resets the young count; unfreeze() moves it all back into the oldest generation;
+    both are O(1).)
     """
     if gc.get_freeze_count() == 0:  # never thaw what someone else froze on purpose
         gc.freeze()
         gc.unfreeze()
-
-
-class _Nodes:
-    """Shared attribute templates for nodes: all but data, grad and order (still zero).
-
-    Values made in the same scope at the same point of the code by the same op share one
-    template; each parameter has its own (it carries its row and column).
-    """
-
-    def __init__(self, where, param_locations):
-        self.where = where  # Value -> (scope, code object, offset) for Values made while recording
-        self.param_locations = param_locations  # parameter Value -> (matrix, row, col)
-        self.param_nodes = {}  # matrix name -> node ids of its entries, in id order
-        self.shared = {}  # (op, where) -> (template, its (op, scope, pos, kind) for the Trace's columns)
-        self.positions = {}
-        self.lines = _LineTable()
-
-    def new_template(self, v, i, key, n_children):
-        """(template, column) for a node whose key has no shared template yet."""
-        op, made_at = key
-        name, row, col = "", -1, -1
-        if made_at is not None:
-            path, code, offset = made_at
-            file, line = code.co_filename, self.lines.line(code, offset)
-            kind = "intermediate" if n_children else "const"
-        elif v in self.param_locations:
-            name, row, col = self.param_locations[v]
-            path, file, line, kind, op = f"params/{name}", "", 0, "param", "param"
-            self.param_nodes.setdefault(name, []).append(i)
-        else:
-            path, file, line, kind = "inputs", "", 0, "input"
-        pos = self.positions.get(path)
-        if pos is None:
-            pos = self.positions[path] = _position_of(path)
-        template = {
-            "op": op, "data": 0.0, "grad": 0.0, "scope": path, "pos": pos, "kind": kind,
-            "param": name, "row": row, "col": col, "file": file, "line": line, "order": 0,
-        }
-        if op.startswith("**"):
-            template["op"] = "**"
-            template["exponent"] = float(op[2:])
-        made = (template, (template["op"], path, pos, kind))
-        if kind != "param":
-            self.shared[key] = made
-        return made
 
 
 class _LineTable:
@@ -312,18 +443,14 @@ class _LineTable:
         return 0
 
 
-def _frozen(array):
-    array.flags.writeable = False
-    return array
-
-
-def _attention_tables(attention, index, n_pos):
+def _attention_tables(attention, topo_ids, n_pos):
     n_layer, n_head = len(attention), len(attention[0]) if attention else 0
     shape = (n_layer, n_head, n_pos, n_pos)
     weights = np.full(shape, np.nan)
     logits = np.full(shape, np.nan)
     grads = np.full(shape, np.nan)
     nodes = np.full(shape, -1, dtype=np.int64)
+    cells, weight_ids = [], []
     for li, heads in enumerate(attention):
         for h, rows in enumerate(heads):
             for q, (row_logits, row_weights) in enumerate(rows):
@@ -331,5 +458,8 @@ def _attention_tables(attention, index, n_pos):
                     weights[li, h, q, k] = weight.data
                     logits[li, h, q, k] = logit.data
                     grads[li, h, q, k] = weight.grad
-                    nodes[li, h, q, k] = index[weight]
-    return tuple(_frozen(a) for a in (weights, logits, grads, nodes))
+                    cells.append((li, h, q, k))
+                    weight_ids.append(id(weight))
+    if cells:
+        nodes[tuple(np.array(cells).T)] = topo_ids.positions(weight_ids)
+    return tuple(frozen(a) for a in (weights, logits, grads, nodes))

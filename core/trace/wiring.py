@@ -15,21 +15,18 @@ class Wiring:
     """Argument slots of every node of one Trace, indexed by node id (= topological position)."""
 
     def __init__(self, trace):
-        graph = trace.graph
-        n = graph.number_of_nodes()
-        child0, child1 = [-1] * n, [-1] * n
-        local0, local1 = [0.0] * n, [0.0] * n
-        extra = []
-        for consumer, inputs in graph.pred.items():
-            for producer, slots in inputs.items():
-                for slot, attrs in slots.items():
-                    if slot == 0:
-                        child0[consumer], local0[consumer] = producer, attrs["local_grad"]
-                    elif slot == 1:
-                        child1[consumer], local1[consumer] = producer, attrs["local_grad"]
-                    else:  # a script's own op of three or more operands
-                        extra.append((producer, consumer, slot, attrs["local_grad"]))
-        nodes = graph.nodes
+        n = trace.num_nodes
+        e = trace.edges
+        child0, child1 = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        local0, local1 = np.zeros(n), np.zeros(n)
+        for slot, child, local in ((0, child0, local0), (1, child1, local1)):
+            rows = e.slot == slot
+            child[e.dst[rows]] = e.src[rows]
+            local[e.dst[rows]] = e.local_grad[rows]
+        rest = np.flatnonzero(e.slot > 1)  # a script's own op of three or more operands
+        extra = list(zip(e.src[rest].tolist(), e.dst[rest].tolist(), e.slot[rest].tolist(), e.local_grad[rest].tolist()))
+        child0, child1, local0, local1 = child0.tolist(), child1.tolist(), local0.tolist(), local1.tolist()
+        exponent = trace.details.exponent.tolist()
         self.size = n  # number of nodes
         self.loss_node = trace.loss_node  # the root backward starts from
         self.child0 = child0  # node id of argument slot 0, -1 for leaves
@@ -38,7 +35,7 @@ class Wiring:
         self.local1 = local1  # local grad recorded on the slot-1 edge
         self.extra = sorted(extra)  # (producer, consumer, slot, local grad) of slots 2 and up, rare
         # the k of each `** k` node (None where a script's pow did not say), 0.0 elsewhere
-        self.exponents = [nodes[i].get("exponent") if op == "**" else 0.0 for i, op in enumerate(trace.op)]
+        self.exponents = [(exponent[i] if exponent[i] == exponent[i] else None) if op == "**" else 0.0 for i, op in enumerate(trace.op)]
 
     def edge_arrays(self):
         """(producer, consumer, slot, recorded local grad) of every edge, as numpy arrays."""

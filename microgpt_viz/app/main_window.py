@@ -602,7 +602,7 @@ class MainWindow(QMainWindow):
         if sel.visible is not None:
             self.graph.view.ensure_visible(sel.visible)
         if sel.node is not None:
-            attrs = trace.graph.nodes[sel.node]
+            attrs = trace.node_attributes(sel.node)
             self.inspector.show_node(trace, sel.node)
             self.attention.select_node(trace, sel.node)
             self.overview.mark(sel.node)

@@ -142,7 +142,7 @@ def _show(trace, node, value):
 
 def _source(trace, node):
     """'model.py:57' for where a node was made, or '' when the recording does not say."""
-    attrs = trace.graph.nodes[node]
+    attrs = trace.node_attributes(node)
     file, line = attrs.get("file"), attrs.get("line")
     return f"{Path(file).name}:{line}" if file and line else ""
 

@@ -42,7 +42,7 @@ def node_text(trace, node, relative_to=None):
     With `relative_to` (a scope path), a node of that same scope omits it and others show
     only where their path departs from it (`…/out`), so tables of neighbours stay short.
     """
-    attrs = trace.graph.nodes[node]
+    attrs = trace.node_attributes(node)
     if attrs["kind"] == "param":
         return parameter_text(attrs)
     if attrs["op"] == "const":

@@ -1,6 +1,7 @@
 """Keeping Python's memory management from freezing the window over big Traces.
 
-A recorded step is ~600k small Python containers (the networkx graph's dicts). Two things
+A recorded step is a few arrays, but once something has asked for its networkx graph
+(trace.graph, built on first use) it is also ~600k small Python containers. Two things
 would otherwise stop every thread at once, since both run in C while holding the GIL:
 
 - a full cyclic garbage collection walks all of them (0.3 s and more). `adopt(trace)`,
@@ -32,9 +33,10 @@ def adopt(trace):
 def release(trace):
     if trace is None:
         return
-    graph_dict = trace.graph.__dict__
-    for name in _CYCLIC_VIEWS:
-        graph_dict.pop(name, None)
+    graph = trace.built_graph  # never build it only to take it apart
+    if graph is not None:
+        for name in _CYCLIC_VIEWS:
+            graph.__dict__.pop(name, None)
     # the index would go with the trace anyway; dropping it now frees its arrays before the
     # janitor has finished taking the trace apart
     core.trace.index.index_of.cache.pop(trace, None)
@@ -63,7 +65,7 @@ class _Janitor(threading.Thread):
             trace = waiting.pop()
             # references now: `trace` here and getrefcount's argument; for the graph: the
             # trace and getrefcount's argument. More means a widget still shows it.
-            if sys.getrefcount(trace) <= 2 and sys.getrefcount(trace.graph) <= 2:
+            if sys.getrefcount(trace) <= 2 and _graph_unused(trace):
                 _dismantle(trace)
                 self.dismantled += 1
             else:
@@ -72,8 +74,16 @@ class _Janitor(threading.Thread):
         return still_used
 
 
+def _graph_unused(trace):
+    graph = trace.built_graph
+    # references: the trace's cache, getrefcount's argument and `graph` here
+    return graph is None or sys.getrefcount(graph) <= 3
+
+
 def _dismantle(trace):
-    graph = trace.graph
+    graph = trace.built_graph
+    if graph is None:
+        return  # arrays and tuples: freed in one go, quickly
     for table in (graph._succ, graph._pred, graph._node, graph._adj):
         while table:
             table.popitem()

@@ -109,7 +109,7 @@ class Inspector(QWidget):
     def show_node(self, trace, node):
         """A single scalar value of the step."""
         self.trace, self.node = trace, int(node)
-        attrs = trace.graph.nodes[self.node]
+        attrs = trace.node_attributes(self.node)
         kind = attrs["kind"]
         what = OP_NAMES.get(attrs["op"], attrs["op"])
         name = parameter_text(attrs) or f"{op_text(attrs)} ({what})"
