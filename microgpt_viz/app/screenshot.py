@@ -103,6 +103,12 @@ class Screenshot(QObject):
                 w.script.open(value[0], value[1:])
             elif key == "samples":
                 w.sample(value)
+            elif key == "pin":
+                if not w.script.active:
+                    raise ValueError("no script's step is shown (open one with gui --script or script=)")
+                w.docks["diff"].show()
+                w.docks["diff"].raise_()
+                w.debug_panels.diff.pin_built_in.click()
             elif key == "dock":
                 w.docks[value].show()
                 w.docks[value].raise_()

@@ -41,7 +41,7 @@ def run(args):
         raise UserError("--select only works with --screenshot")
     shown = None
     if args.script:  # the script runs before any window: its failure is one line (and its traceback)
-        trace = trace_from_script(args)
+        trace = trace_from_script(args, window_keeps_the_model=True)  # --data etc. set the model beside it
         which = "first backward()" if args.at_backward == 1 else f"backward() call {args.at_backward}"
         # Step in the window runs the script again, on to its next backward()
         rerun = (shlex.split(args.script_args), args.cwd, args.timeout, args.at_backward)

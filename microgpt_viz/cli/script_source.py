@@ -28,10 +28,14 @@ def add_script_arguments(parser):
                        help=f"stop the script if it has not reached that backward() after this long (default {DEFAULT_TIMEOUT:g})")
 
 
-def trace_from_script(args):
-    """The Trace of the script's --at-backward-th backward(); UserError (with the script's own traceback, if any) otherwise."""
+def trace_from_script(args, window_keeps_the_model=False):
+    """The Trace of the script's --at-backward-th backward(); UserError (with the script's own traceback, if any) otherwise.
+
+    window_keeps_the_model: the app holds the built-in model beside the script (Back to training,
+    Pin microgpt as A), so the built-in model's options mean something there.
+    """
     for attr, option in BUILT_IN_ONLY:
-        if getattr(args, attr, None) is not None:
+        if not window_keeps_the_model and getattr(args, attr, None) is not None:
             raise UserError(f"{option} does not apply to --script (the script reads its own data); pass the script's own arguments with --script-args")
     try:
         script_args = shlex.split(args.script_args)

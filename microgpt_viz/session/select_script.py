@@ -14,7 +14,8 @@ from difflib import get_close_matches
 
 from core.trace.index import SCOPE, index_of
 
-GRAB_TARGETS = ("window", "graph", "attention", "inspector", "overview", "tokens", "training", "source", "search")
+GRAB_TARGETS = ("window", "graph", "attention", "inspector", "overview", "tokens", "training", "source", "search",
+                "anomalies", "gradcheck", "whatif", "replay", "diff")
 HELP = (  # (key, example value, what it does)
     ("token", "2", "show position 2's loss cone (token=all: the whole step)"),
     ("expand", "pos2/layer0/attn", "open a group (a scope path or a vector id)"),
@@ -29,6 +30,7 @@ HELP = (  # (key, example value, what it does)
     ("steps", "5", "train 5 updates first (then the next step is recorded)"),
     ("samples", "10", "generate 10 names at the current parameters"),
     ("script", "my_gpt.py input.txt", "show the first step of your own script (path, then its arguments)"),
+    ("pin", "microgpt", "with a script's step shown: pin microgpt's own step as A in the Step diff dock"),
     ("dock", "search", "bring a dock to the front"),
     ("zoom", "1.5", "zoom the graph view by this factor at the end"),
     ("size", "1600x1000", "window size in pixels"),
@@ -109,6 +111,8 @@ def _value(key, value, part):
         raise SelectError(f"level={value!r}: choose module, vector or scalar")
     if key == "colour" and value not in ("grad", "|grad|", "data"):
         raise SelectError(f"colour={value!r}: choose grad, |grad| or data")
+    if key == "pin" and value != "microgpt":
+        raise SelectError(f"pin={value!r}: the only step to pin is microgpt's (pin=microgpt)")
     if key == "attention" and value not in ("weights", "logits", "grads"):
         raise SelectError(f"attention={value!r}: choose weights, logits or grads")
     if not value:

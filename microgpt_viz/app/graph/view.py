@@ -73,6 +73,18 @@ class GraphView(QGraphicsView):
             item = self.item_for(anchor)
             if isinstance(item, ClusterItem):
                 self.ensureVisible(item.title_rect(), 20, 20)
+        else:
+            self._bring_drawing_into_view()
+
+    def _bring_drawing_into_view(self):
+        """A camera kept from another layout (the next step's doc drawn differently) can leave a
+        drawing that would fit the window at this zoom partly outside it: move it in, zoom kept."""
+        drawing = self.scene().sceneRect()
+        seen = self.mapToScene(self.viewport().rect()).boundingRect()
+        if drawing.isEmpty() or seen.contains(drawing):
+            return
+        if drawing.width() <= seen.width() and drawing.height() <= seen.height():
+            self.centerOn(drawing.center())
 
     def recolour(self, rendered, fills):
         for n in rendered.nodes:

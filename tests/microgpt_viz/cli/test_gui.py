@@ -29,5 +29,15 @@ def test_gui_opens_on_a_later_step_of_a_users_script(tmp_path, cli_process, scri
     from PyQt6.QtGui import QImage
 
     assert not QImage(str(out)).isNull()  # the attention cell exists: the script's attention was found
-    refused = cli_process("gui", "--script", scripts.tuples, "--data", data, "--screenshot", out, timeout=120)
-    refused.assert_one_line_error("--data does not apply to --script")
+
+
+def test_gui_takes_the_built_in_models_data_beside_a_script_and_pins_its_step(tmp_path, cli_process, scripts):
+    data = tmp_path / "names.txt"
+    data.write_text("emma\nolivia\nava\nmia\nisabella\nsophia\n")
+    out = tmp_path / "pinned.png"
+    done = cli_process("gui", "--script", scripts.tuples, "--script-args", f"{data} 6", "--data", data,
+                       "--screenshot", out, "--select", "steps=2,pin=microgpt,grab=diff", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+    no_script = cli_process("gui", "--data", data, "--screenshot", out, "--select", "pin=microgpt", timeout=120)
+    no_script.assert_one_line_error("no script's step is shown")
