@@ -13,14 +13,15 @@ from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 import core.engine.model
-from core.engine.config import preset
+from core.engine.config import ConfigError, preset
 from core.engine.data import DataError, load_docs
 from core.views.layout import GraphvizFailed, GraphvizNotFound, layout_view
 from core.trace.index import index_of
 from microgpt_viz.app.debug import change_colouring, panels as debug_panels
-from microgpt_viz.app import dock_layout, script_mode, window_actions
+from microgpt_viz.app import dock_layout, model_settings, script_mode, window_actions
 from microgpt_viz.app.docks.attention import AttentionPanel
 from microgpt_viz.app.dialogs.export_dialog import ExportDialog
+from microgpt_viz.app.dialogs.size_dialog import SizeDialog, size_of, size_overrides, size_words
 from microgpt_viz.session.exporting import export_view, view_title
 from microgpt_viz.app.graph.panel import GraphPanel
 from microgpt_viz.app.docks.inspector import Inspector
@@ -59,6 +60,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("microgpt-viz")
         self.settings = settings if settings is not None else QSettings("microgpt-viz", "microgpt-viz")
         self.preset_name = preset_name
+        # the size fields chosen apart from the preset's own: Reset with another preset keeps them
+        self.size_overrides = size_overrides(preset_name, size_of(trainer.config))
         self.session = Session(trainer)
         self.session.position = DEFAULT_POSITION
         self.signals = SessionSignals(self.session, self)
@@ -89,7 +92,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.statusBar().showMessage("recording the first step…")
         self._restore_settings()
-        self.training_panel.set_config(preset_name, trainer.config.learning_rate)
+        self.training_panel.set_config(preset_name, trainer.config.learning_rate, size_words(trainer.config))
 
     # ---- construction -------------------------------------------------------------------
     def _build_widgets(self):
@@ -163,6 +166,7 @@ class MainWindow(QMainWindow):
         p.runRequested.connect(self.run)
         p.cancelRequested.connect(self.cancel)
         p.resetRequested.connect(self.reset)
+        p.sizeRequested.connect(self.open_size_dialog)
         p.learningRateChanged.connect(self.training.set_learning_rate)
         p.fastChanged.connect(lambda on: setattr(self.training, "fast", on))
         p.sampleRequested.connect(lambda n: self.sample(n))
@@ -253,9 +257,38 @@ class MainWindow(QMainWindow):
         if self.training.busy or self.script.active:
             return
         name = preset_name or self.training_panel.preset.currentText()
-        config = preset(name, seed=self.training.trainer.config.seed)
-        self.preset_name = name
-        self.training_panel.set_config(name, config.learning_rate)
+        try:
+            config = preset(name, seed=self.training.trainer.config.seed, **self.size_overrides)
+        except ConfigError as e:
+            self.show_error("Cannot reset", str(e))
+            return
+        self._reset_to(name, config)
+
+    def open_size_dialog(self):
+        if self.training.busy or self.script.active:
+            return
+        dialog = SizeDialog(self, self.preset_name, size_of(self.training.trainer.config))
+        if dialog.exec() and (request := dialog.request()) is not None:
+            self.reset_with_size(request)
+
+    def reset_with_size(self, request):
+        """Back to step 0 with another preset and size (a dialog's SizeRequest); remembered for the
+        next start. A size that cannot make a model shows why and changes nothing."""
+        if self.training.busy or self.script.active:
+            return False
+        try:
+            config = request.config(seed=self.training.trainer.config.seed)
+        except ConfigError as e:
+            self.show_error("Cannot use this size", str(e))
+            return False
+        self.size_overrides = size_overrides(request.preset_name, request.size())
+        self._reset_to(request.preset_name, config)
+        return True
+
+    def _reset_to(self, preset_name, config):
+        self.preset_name = preset_name
+        self.training_panel.set_config(preset_name, config.learning_rate)
+        model_settings.save(self.settings, preset_name, config)
         self.training.reset(config=config)
 
     def sample(self, count=10):
@@ -571,7 +604,7 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy):
         self.training_panel.set_busy(busy)
         locked = self.script.active  # a script's step is shown: training has nothing to act on
-        for name in ("step", "run", "reset", "sample"):
+        for name in ("step", "run", "reset", "reset_size", "sample"):
             self.actions[name].setEnabled(not busy and not locked)
         for name in ("open_data", "open_script"):
             self.actions[name].setEnabled(not busy)
@@ -596,5 +629,6 @@ class MainWindow(QMainWindow):
             self.show_unrelated_trace(advance.trace)
         else:
             self.session.reset_training(advance.trace, losses=advance.losses)
-        self.training_panel.set_config(self.preset_name, self.training.trainer.config.learning_rate)
+        config = self.training.trainer.config
+        self.training_panel.set_config(self.preset_name, config.learning_rate, size_words(config))
 

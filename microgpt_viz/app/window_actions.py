@@ -19,6 +19,7 @@ MENUS = {
         ("cancel", "&Cancel", "Esc", "cancel"),
         None,
         ("reset", "Rese&t to step 0", "", "reset"),
+        ("reset_size", "Reset with another si&ze…", "", "open_size_dialog"),
         ("sample", "Sa&mple names", "", "sample"),
     ],
     "&Navigate": [
