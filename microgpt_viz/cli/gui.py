@@ -8,17 +8,12 @@ a mistake there also ends in one line and exit status 2. The app is handed a bui
 import argparse
 import os
 
-from microgpt_viz.cli.args import UserError, add_common, check_writable, make_trainer
+from microgpt_viz.cli.args import UnchosenPreset, UserError, add_common, check_writable, make_trainer
 from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
 from microgpt_viz.session.select_script import SelectError, help_text, parse
 
 NAME = "gui"
 SIZE_OPTIONS = ("n_layer", "n_embd", "n_head", "block_size")
-
-
-class UnchosenPreset(str):
-    """The default preset's name, told apart from the same name typed by the user: only when
-    neither --preset nor a size option is given does the app open on the model last chosen in it."""
 
 
 def add_parser(subparsers):
@@ -27,7 +22,7 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the key list one per line
     )
     add_common(parser)
-    parser.set_defaults(preset=UnchosenPreset("original"))
+    parser.set_defaults(preset=UnchosenPreset("original"))  # only then does the app open on the model last chosen in it
     parser.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen after the first recorded step, save it, exit")
     parser.add_argument("--select", metavar="WHAT", help="with --screenshot: what to do before the picture (keys listed below)")
     add_script_arguments(parser)
