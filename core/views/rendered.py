@@ -129,6 +129,7 @@ def render_view(view):
     low, high = np.minimum.reduceat(pos_sorted, starts), np.maximum.reduceat(pos_sorted, starts)
     common_pos = np.where(low == high, low, -1).tolist()
     parents = enclosing[order[starts]].tolist()
+    outputs_of = _leaving_counts(ix, uniq, bounds, sorted_members)
     hide_constants = view.filters.hide_constants
     nodes = []
     for k, c in enumerate(uniq.tolist()):
@@ -164,9 +165,7 @@ def render_view(view):
             )
         else:
             kind = "vector" if group.kind == VECTOR else "group"
-            outputs = 0
-            if group.kind == SCOPE and not ix.scope_has_child_scope[c]:
-                outputs = _leaving(ix, c, members)
+            outputs = outputs_of.get(k, 0)
             nodes.append(VisibleNode(id=group.id, kind=kind, label=group.label, scope=group.scope, expandable=True,
                                      ops=ops[k], outputs=outputs, **common))
 
@@ -186,18 +185,32 @@ def render_view(view):
     )
 
 
-def _leaving(ix, group, members):
-    """How many of `members` (of scope group `group`) are used outside that scope, or by nothing (a root).
+def _leaving_counts(ix, uniq, bounds, sorted_members):
+    """{k: how many members of visible node k are used outside its scope, or by nothing (a root)},
+    for every k that is a collapsed scope group with no scope inside it.
 
     These are what the scope hands on: q's 16 sums, not the 256 products and partial sums
-    that made them.
+    that made them. All boxes in one pass: a whole step at a million Values has thousands.
     """
-    depth = ix.group_depth[group]
+    n_groups = len(ix.groups)
+    is_group = uniq < n_groups
+    group_of = np.where(is_group, uniq, 0)
+    wanted = is_group & (ix.group_kind[group_of] == SCOPE) & ~ix.scope_has_child_scope[group_of]
+    ks = np.flatnonzero(wanted)
+    if not len(ks):
+        return {}
+    lengths = bounds[ks + 1] - bounds[ks]
+    members = sorted_members[gather(bounds, np.arange(bounds[-1]), ks)]
+    owner = np.repeat(np.arange(len(ks)), lengths)  # index into ks of each member's box
+    groups = uniq[ks][owner]
     consumers_per_member = ix.succ_ptr[members + 1] - ix.succ_ptr[members]
     consumers = ix.dst[gather(ix.succ_ptr, ix.succ_edge, members)]
-    used_outside = ix.paths[consumers, depth] != group
-    owners = np.repeat(members, consumers_per_member)
-    return len(np.union1d(owners[used_outside], members[consumers_per_member == 0]))
+    edge_member = np.repeat(np.arange(len(members)), consumers_per_member)
+    used_outside = ix.paths[consumers, ix.group_depth[groups][edge_member]] != groups[edge_member]
+    hands_on = consumers_per_member == 0
+    hands_on[edge_member[used_outside]] = True
+    counts = np.bincount(owner, weights=hands_on, minlength=len(ks)).astype(np.int64)
+    return dict(zip(ks.tolist(), counts.tolist()))
 
 
 def box_text(node):

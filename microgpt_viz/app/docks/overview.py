@@ -56,6 +56,9 @@ class DotCloud(pg.GraphicsObject):
 
     def __init__(self):
         super().__init__()
+        # A million dots take about a second to draw; without a cache every repaint of the dock
+        # (the selection ring moving, a dock resized beside it) would draw them all again.
+        self.setCacheMode(self.CacheMode.DeviceCoordinateCache)
         self.polygons = []  # one QPolygonF per bin
         self.bounds = QRectF()
 
