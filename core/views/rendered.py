@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.trace.index import SCOPE, SUM, VECTOR, gather
+from core.trace.index import SCOPE, SUM, VECTOR, gather, index_of
+from core.trace.per_trace import per_trace
 
 
 @dataclass(eq=False)
@@ -129,7 +130,7 @@ def render_view(view):
     low, high = np.minimum.reduceat(pos_sorted, starts), np.maximum.reduceat(pos_sorted, starts)
     common_pos = np.where(low == high, low, -1).tolist()
     parents = enclosing[order[starts]].tolist()
-    outputs_of = _leaving_counts(ix, uniq, bounds, sorted_members)
+    outputs_of = _leaving_counts(ix, hands_on(trace), uniq, bounds, sorted_members)
     hide_constants = view.filters.hide_constants
     nodes = []
     for k, c in enumerate(uniq.tolist()):
@@ -185,12 +186,34 @@ def render_view(view):
     )
 
 
-def _leaving_counts(ix, uniq, bounds, sorted_members):
+def _hands_on_flags(trace):
+    """Per node: True when it is used outside its innermost scope, or by nothing (a root)."""
+    ix = index_of(trace)
+    paths = ix.paths
+    is_scope = (paths >= 0) & (ix.group_kind[np.maximum(paths, 0)] == SCOPE)
+    depth = paths.shape[1] - 1 - np.argmax(is_scope[:, ::-1], axis=1)  # of the innermost scope
+    has_scope = is_scope.any(axis=1)
+    innermost = np.where(has_scope, paths[np.arange(ix.n), depth], -1)
+    consumers_per_node = np.diff(ix.succ_ptr)
+    edge_owner = ix.src[ix.succ_edge]  # succ_edge lists each node's outgoing edges in node order
+    consumers = ix.dst[ix.succ_edge]
+    outside = paths[consumers, depth[edge_owner]] != innermost[edge_owner]
+    flags = consumers_per_node == 0
+    flags[edge_owner[outside]] = True
+    flags.setflags(write=False)
+    return flags
+
+
+hands_on = per_trace(_hands_on_flags)
+
+
+def _leaving_counts(ix, flags, uniq, bounds, sorted_members):
     """{k: how many members of visible node k are used outside its scope, or by nothing (a root)},
-    for every k that is a collapsed scope group with no scope inside it.
+    for every k that is a collapsed scope group with no scope inside it (`flags`: hands_on(trace)).
 
     These are what the scope hands on: q's 16 sums, not the 256 products and partial sums
-    that made them. All boxes in one pass: a whole step at a million Values has thousands.
+    that made them. Inside a scope with no scope in it, a node's innermost scope is that one,
+    so one flag per node, made once per step, serves every view.
     """
     n_groups = len(ix.groups)
     is_group = uniq < n_groups
@@ -199,18 +222,8 @@ def _leaving_counts(ix, uniq, bounds, sorted_members):
     ks = np.flatnonzero(wanted)
     if not len(ks):
         return {}
-    lengths = bounds[ks + 1] - bounds[ks]
-    members = sorted_members[gather(bounds, np.arange(bounds[-1]), ks)]
-    owner = np.repeat(np.arange(len(ks)), lengths)  # index into ks of each member's box
-    groups = uniq[ks][owner]
-    consumers_per_member = ix.succ_ptr[members + 1] - ix.succ_ptr[members]
-    consumers = ix.dst[gather(ix.succ_ptr, ix.succ_edge, members)]
-    edge_member = np.repeat(np.arange(len(members)), consumers_per_member)
-    used_outside = ix.paths[consumers, ix.group_depth[groups][edge_member]] != groups[edge_member]
-    hands_on = consumers_per_member == 0
-    hands_on[edge_member[used_outside]] = True
-    counts = np.bincount(owner, weights=hands_on, minlength=len(ks)).astype(np.int64)
-    return dict(zip(ks.tolist(), counts.tolist()))
+    per_box = np.add.reduceat(flags[sorted_members].astype(np.int64), bounds[:-1])
+    return dict(zip(ks.tolist(), per_box[ks].tolist()))
 
 
 def box_text(node):
