@@ -171,7 +171,7 @@ def overview_paint_s(trace, width=800, height=300):
     return first, repaint
 
 
-def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3"):
+def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3", debug_docks=False):
     """Browse `trace` in the real window as a person would and watch the GUI thread (5 ms timer).
 
     Returns {what was done: (longest GUI stall ms, seconds until the window settled)}, in order:
@@ -179,6 +179,8 @@ def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3"):
     token strip's click on `position` and back to the whole step, a search, a node chosen in
     the overview (the inspector fills), an opened module-level group, and an overview pan.
     Settled means training and layout idle and the graph showing the current view.
+    With debug_docks, then each debugging dock's own work too (settled: its analysis is back).
+    `trace` should be prepared as the training worker prepares a step (stepping.built_quietly).
     """
     from PyQt6.QtCore import QSettings, QTimer
 
@@ -230,6 +232,22 @@ def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3"):
     measure(f"open pos{position}/layer0 (module level)", lambda: window.toggle_group(f"pos{position}/layer0"))
     overview = window.overview
     measure("overview pan", lambda: overview.view_box.translateBy(x=(overview.x.max() - overview.x.min()) * 0.05))
+    if debug_docks:
+        panels = window.debug_panels
+        analysing = settled
+
+        def settled():
+            return analysing() and not any(panel.background.busy for _, panel in panels.panels.values())
+
+        def show(name):
+            return lambda: (window.docks[name].show(), window.docks[name].raise_())
+
+        measure("anomalies dock shown (anomaly report)", show("anomalies"))
+        measure("replay dock shown (backward replay)", show("replay"))
+        measure("replay: halfway through backward", lambda: panels.replay.set_position(panels.replay.replay.size // 2))
+        measure("what-if dock: edit the selected value", lambda: (show("whatif")(), panels.whatif.edit(1.0)))
+        measure("gradient check of 3 parameters", lambda: (show("gradcheck")(), panels.gradcheck.run_sample(3)))
+        measure("step diff dock: the step against itself", lambda: (show("diff")(), panels.diff.pin_current(), panels.diff.set_b(trace)))
     timer.stop()
     figures["notices"] = notices
     window.close()
