@@ -20,6 +20,14 @@ def test_each_pixel_takes_the_strongest_bin_of_the_dots_on_it():
     assert np.count_nonzero(image) == DOT_PX * (DOT_PX + 1)
 
 
+def test_bins_in_any_order_and_type_give_the_same_picture():
+    px, py = np.array([3, 3, 4, 1]), np.array([2, 2, 2, 1])
+    unsorted_bytes = rasterise(px, py, np.array([7, 1, 2, 0], dtype=np.uint8), 8, 6)
+    assert unsorted_bytes[2, 3] == 8 and unsorted_bytes[2, 5] == 3  # bin 7 beats bin 1 on (3, 2)
+    order = [3, 1, 2, 0]  # the same dots in ascending bin order, as int64
+    assert (rasterise(px[order], py[order], np.array([0, 1, 2, 7]), 8, 6) == unsorted_bytes).all()
+
+
 def test_a_square_reaching_in_from_outside_is_drawn():
     image = rasterise(np.array([-1]), np.array([3]), np.array([4]), width=6, height=6)
     assert list(image[2:5, 0]) == [5, 5, 5] and image[:, 1:].max() == 0
