@@ -15,10 +15,11 @@ from microgpt_viz.app.model_settings import SIZE_FIELDS
 # wide is already a million Values), but no tighter than a user might want to try.
 LIMITS = {"n_layer": 64, "n_embd": 1024, "n_head": 256, "block_size": 1024}
 LABELS = {
-    "n_layer": ("layers", "transformer blocks (--n-layer)"),
-    "n_embd": ("width", "width of the residual stream, a multiple of the heads (--n-embd)"),
-    "n_head": ("heads", "attention heads per layer (--n-head)"),
-    "block_size": ("context", "longest context in positions: longer names are cut (--block-size)"),
+    # the config's names beside the words: the checks' messages (the CLI's) use them
+    "n_layer": ("layers (n_layer)", "transformer blocks (--n-layer)"),
+    "n_embd": ("width (n_embd)", "width of the residual stream, a multiple of the heads (--n-embd)"),
+    "n_head": ("heads (n_head)", "attention heads per layer (--n-head)"),
+    "block_size": ("context (block_size)", "longest context in positions: longer names are cut (--block-size)"),
 }
 NOTE = ("Training starts over at step 0 with this model. A recorded step grows with layers x width x "
         "positions: 4 layers, 32 wide is about a million Values and takes a while to record.")
@@ -92,6 +93,7 @@ class SizeDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
+        self.resize(440, self.sizeHint().height())
         self._check()
 
     def _preset_changed(self, name):
@@ -112,8 +114,10 @@ class SizeDialog(QDialog):
             self._values().config()
         except ConfigError as e:
             self.problem.setText(str(e))
+            self.buttons.button(QDialogButtonBox.StandardButton.Reset).setEnabled(False)
             return False
         self.problem.setText("")
+        self.buttons.button(QDialogButtonBox.StandardButton.Reset).setEnabled(True)
         return True
 
     def _accept(self):

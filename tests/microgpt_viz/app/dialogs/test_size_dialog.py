@@ -24,10 +24,12 @@ def test_the_dialog_refuses_a_width_the_heads_do_not_divide(qtbot):
     _set(dialog, n_embd=30)
     assert dialog.problem.text() == "n_embd (30) must be divisible by n_head (4)"  # the CLI's own words
     assert dialog.request() is None
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Reset).click()
+    reset = dialog.buttons.button(QDialogButtonBox.StandardButton.Reset)
+    assert not reset.isEnabled()
+    reset.click()
     assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
     _set(dialog, n_head=5)
-    assert dialog.problem.text() == ""
+    assert dialog.problem.text() == "" and reset.isEnabled()
     assert dialog.request() == SizeRequest("original", n_layer=1, n_embd=30, n_head=5, block_size=8)
 
 
