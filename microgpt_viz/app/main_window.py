@@ -630,5 +630,7 @@ class MainWindow(QMainWindow):
         else:
             self.session.reset_training(advance.trace, losses=advance.losses)
         config = self.training.trainer.config
+        # a resumed training state brings its own size: Reset keeps that one from now on
+        self.size_overrides = size_overrides(self.preset_name, size_of(config))
         self.training_panel.set_config(self.preset_name, config.learning_rate, size_words(config))
 

@@ -124,3 +124,20 @@ def test_another_preset_brings_its_own_context_unless_one_was_chosen(qtbot):
     _set(dialog, block_size=12)
     dialog.preset.setCurrentText("original")
     assert dialog.request() == SizeRequest("original", n_layer=2, n_embd=16, n_head=4, block_size=12)
+
+
+def test_after_opening_a_training_state_of_another_size_reset_keeps_that_size(window, qtbot, settle, docs, tmp_path, wait_ms):
+    from core.engine import checkpoint
+
+    other = Trainer(docs, preset("original", n_layer=2, n_embd=8, n_head=2))
+    other.step()
+    path = tmp_path / "two-layers.json"
+    checkpoint.save(other, path)
+    with qtbot.waitSignal(window.training.trainerReset, timeout=wait_ms):
+        assert window.debug_panels.open_state(path)
+    settle(window)
+    with qtbot.waitSignal(window.training.trainerReset, timeout=wait_ms):
+        window.training_panel.reset_button.click()
+    settle(window)
+    config = window.training.trainer.config
+    assert (config.n_layer, config.n_embd, config.n_head) == (2, 8, 2) and window.training.trainer.step_index == 0
