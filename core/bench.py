@@ -217,3 +217,68 @@ def _peak_rss_child(data_path):
     trace = trainer.record(doc)
     peak = _proc_status_mb("VmHWM")
     print(json.dumps({"record_peak_rss_mb": peak - before, "nodes": trace.num_nodes, "positions": trace.positions}))
+
+
+# ---- how cost grows with the model (`bench --size`) -------------------------------------------
+#
+# Peaks here are a child process's ru_maxrss, the figure /usr/bin/time reports. On Linux a
+# process inherits its parent's peak across fork and exec, so the bench's own (a few hundred MB
+# after its traces) would hide a smaller child's: each child is therefore started through
+# /bin/sh, which forks it from a fresh small process, and reports its own ru_maxrss.
+
+SIZE_DOC = "christopher"  # the doc of the issue's reference figures (12 positions); another when absent
+BIG_LAYERS, BIG_WIDTH = 4, 32
+
+
+def size_doc(trainer):
+    """SIZE_DOC when the data has it, else a doc filling the context (bench.longest_doc)."""
+    if SIZE_DOC in trainer.docs:
+        return SIZE_DOC
+    return longest_doc(trainer)
+
+
+def run_fresh(argv, cwd=None, timeout=1200, extra_env=None):
+    """Run `argv` (a Python command line; PYTHONPATH includes this checkout, `extra_env` added to
+    the environment) as a process whose peak memory is its own; returns the CompletedProcess."""
+    import shlex
+
+    env = dict(os.environ, **(extra_env or {}))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    # `; exit $?` keeps sh from exec-ing the command in its own place, so the command is forked
+    command = shlex.join([str(a) for a in argv]) + "; exit $?"
+    return subprocess.run(["/bin/sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _last_json(done, what):
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise RuntimeError(f"{what} failed: {last[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def record_size_figures(data_path, preset_name, n_layer, n_embd):
+    """Record one step of that model in a fresh child process: {nodes, record_s, peak_mb,
+    bytes_per_value} (peak: the child's ru_maxrss; bytes per Value: its growth during the
+    recording over the Values recorded)."""
+    code = f"from core.bench import _size_child; _size_child({str(data_path)!r}, {preset_name!r}, {n_layer}, {n_embd})"
+    return _last_json(run_fresh([sys.executable, "-c", code]), "the recording child")
+
+
+def _size_child(data_path, preset_name, n_layer, n_embd):
+    import resource
+
+    import core.trace.record  # noqa: F401
+    from core.engine.data import load_docs
+
+    trainer = Trainer(load_docs(data_path), preset(preset_name, n_layer=n_layer, n_embd=n_embd))
+    doc = size_doc(trainer)
+    gc.collect()
+    before = _proc_status_mb("VmRSS")
+    start = time.perf_counter()
+    trace = trainer.record(doc)
+    took = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(json.dumps({
+        "doc": doc, "nodes": trace.num_nodes, "record_s": took, "peak_mb": peak,
+        "bytes_per_value": (peak - before) * 2**20 / trace.num_nodes,
+    }))

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.trace.index import SCOPE, SUM, VECTOR, gather
+from core.trace.index import SCOPE, SUM, VECTOR, index_of
+from core.trace.per_trace import per_trace
 
 
 @dataclass(eq=False)
@@ -129,6 +130,7 @@ def render_view(view):
     low, high = np.minimum.reduceat(pos_sorted, starts), np.maximum.reduceat(pos_sorted, starts)
     common_pos = np.where(low == high, low, -1).tolist()
     parents = enclosing[order[starts]].tolist()
+    outputs_of = _leaving_counts(ix, hands_on(trace), uniq, bounds, sorted_members)
     hide_constants = view.filters.hide_constants
     nodes = []
     for k, c in enumerate(uniq.tolist()):
@@ -164,9 +166,7 @@ def render_view(view):
             )
         else:
             kind = "vector" if group.kind == VECTOR else "group"
-            outputs = 0
-            if group.kind == SCOPE and not ix.scope_has_child_scope[c]:
-                outputs = _leaving(ix, c, members)
+            outputs = outputs_of.get(k, 0)
             nodes.append(VisibleNode(id=group.id, kind=kind, label=group.label, scope=group.scope, expandable=True,
                                      ops=ops[k], outputs=outputs, **common))
 
@@ -186,18 +186,44 @@ def render_view(view):
     )
 
 
-def _leaving(ix, group, members):
-    """How many of `members` (of scope group `group`) are used outside that scope, or by nothing (a root).
+def _hands_on_flags(trace):
+    """Per node: True when it is used outside its innermost scope, or by nothing (a root)."""
+    ix = index_of(trace)
+    paths = ix.paths
+    is_scope = (paths >= 0) & (ix.group_kind[np.maximum(paths, 0)] == SCOPE)
+    depth = paths.shape[1] - 1 - np.argmax(is_scope[:, ::-1], axis=1)  # of the innermost scope
+    has_scope = is_scope.any(axis=1)
+    innermost = np.where(has_scope, paths[np.arange(ix.n), depth], -1)
+    consumers_per_node = np.diff(ix.succ_ptr)
+    edge_owner = ix.src[ix.succ_edge]  # succ_edge lists each node's outgoing edges in node order
+    consumers = ix.dst[ix.succ_edge]
+    outside = paths[consumers, depth[edge_owner]] != innermost[edge_owner]
+    flags = consumers_per_node == 0
+    flags[edge_owner[outside]] = True
+    flags.setflags(write=False)
+    return flags
+
+
+hands_on = per_trace(_hands_on_flags)
+
+
+def _leaving_counts(ix, flags, uniq, bounds, sorted_members):
+    """{k: how many members of visible node k are used outside its scope, or by nothing (a root)},
+    for every k that is a collapsed scope group with no scope inside it (`flags`: hands_on(trace)).
 
     These are what the scope hands on: q's 16 sums, not the 256 products and partial sums
-    that made them.
+    that made them. Inside a scope with no scope in it, a node's innermost scope is that one,
+    so one flag per node, made once per step, serves every view.
     """
-    depth = ix.group_depth[group]
-    consumers_per_member = ix.succ_ptr[members + 1] - ix.succ_ptr[members]
-    consumers = ix.dst[gather(ix.succ_ptr, ix.succ_edge, members)]
-    used_outside = ix.paths[consumers, depth] != group
-    owners = np.repeat(members, consumers_per_member)
-    return len(np.union1d(owners[used_outside], members[consumers_per_member == 0]))
+    n_groups = len(ix.groups)
+    is_group = uniq < n_groups
+    group_of = np.where(is_group, uniq, 0)
+    wanted = is_group & (ix.group_kind[group_of] == SCOPE) & ~ix.scope_has_child_scope[group_of]
+    ks = np.flatnonzero(wanted)
+    if not len(ks):
+        return {}
+    per_box = np.add.reduceat(flags[sorted_members].astype(np.int64), bounds[:-1])
+    return dict(zip(ks.tolist(), per_box[ks].tolist()))
 
 
 def box_text(node):

@@ -31,10 +31,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.views.rendered import render_view
+from core.views.rendered import hands_on, render_view
 from core.trace.index import SCOPE, SUM, index_of
+from core.trace.per_trace import per_trace
 
 LEVELS = ("module", "vector", "scalar")
+
+
+def _no_cones_yet(trace):
+    return {}
+
+
+# roots -> (cone mask, its group numbers or None until asked): a cone of a million-Value step
+# takes a few tenths of a second, and every click on a token makes a View of that token's cone
+_cones = per_trace(_no_cones_yet)
 
 
 @dataclass(frozen=True)
@@ -218,7 +228,13 @@ class View:
     def _bind(self, trace):
         self.trace = trace
         self._index = index_of(trace)
-        self._cone = self._index.ancestors(self.roots)
+        self._cone_key = tuple(int(r) for r in self.roots)
+        cones = _cones(trace)
+        if self._cone_key not in cones:
+            cone = self._index.ancestors(self._cone_key)
+            cone.setflags(write=False)  # shared by every View of these roots
+            cones[self._cone_key] = (cone, None)
+        self._cone = cones[self._cone_key][0]
         self._expanded = getattr(self, "_expanded", set())
         self._changed()
 
@@ -276,8 +292,22 @@ class View:
 
     def _present_groups(self):
         """Group numbers that hold at least one node of the cone."""
-        groups = np.unique(self._index.paths[self._cone])
-        return groups[groups >= 0]
+        cones = _cones(self.trace)
+        cone, groups = cones.get(self._cone_key, (self._cone, None))
+        if groups is None:
+            groups = np.unique(self._index.paths[self._cone])
+            groups = groups[groups >= 0]
+            groups.setflags(write=False)
+            cones[self._cone_key] = (cone, groups)
+        return groups
+
+
+def prepare(trace):
+    """Build what the first views of a step need (its index, the whole step's cone, what each
+    scope box hands on) ahead of time, e.g. in the worker that recorded it: on a million-Value
+    step that is a few seconds the GUI thread would otherwise spend on the first click."""
+    View(trace)
+    hands_on(trace)
 
 
 def check_token(trace, t):

@@ -13,15 +13,16 @@ from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QMessageBox
 
 import core.engine.model
-from core.engine.config import preset
+from core.engine.config import ConfigError, preset
 from core.engine.data import DataError, load_docs
 from core.views.layout import GraphvizFailed, GraphvizNotFound, layout_view
 from core.trace.index import index_of
 from microgpt_viz.app.debug import change_colouring, panels as debug_panels
-from microgpt_viz.app import dock_layout, script_mode, window_actions
+from microgpt_viz.app import dock_layout, model_settings, script_mode, window_actions
 from microgpt_viz.app.docks.attention import AttentionPanel
 from microgpt_viz.app.error_hook import ErrorHook
 from microgpt_viz.app.dialogs.export_dialog import ExportDialog
+from microgpt_viz.app.dialogs.size_dialog import SizeDialog, size_of, size_overrides, size_words
 from microgpt_viz.session.exporting import export_view, view_title
 from microgpt_viz.app.graph.panel import GraphPanel
 from microgpt_viz.app.docks.inspector import Inspector
@@ -60,6 +61,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("microgpt-viz")
         self.settings = settings if settings is not None else QSettings("microgpt-viz", "microgpt-viz")
         self.preset_name = preset_name
+        # the size fields chosen apart from the preset's own: Reset with another preset keeps them
+        self.size_overrides = size_overrides(preset_name, size_of(trainer.config))
         self.session = Session(trainer)
         self.session.position = DEFAULT_POSITION
         self.signals = SessionSignals(self.session, self)
@@ -93,7 +96,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.statusBar().showMessage("recording the first step…")
         self._restore_settings()
-        self.training_panel.set_config(preset_name, trainer.config.learning_rate)
+        self.training_panel.set_config(preset_name, trainer.config.learning_rate, size_words(trainer.config))
 
     # ---- construction -------------------------------------------------------------------
     def _build_widgets(self):
@@ -170,6 +173,7 @@ class MainWindow(QMainWindow):
         p.runRequested.connect(self.run)
         p.cancelRequested.connect(self.cancel)
         p.resetRequested.connect(self.reset)
+        p.sizeRequested.connect(self.open_size_dialog)
         p.learningRateChanged.connect(self.training.set_learning_rate)
         p.fastChanged.connect(lambda on: setattr(self.training, "fast", on))
         p.sampleRequested.connect(lambda n: self.sample(n))
@@ -270,9 +274,38 @@ class MainWindow(QMainWindow):
         if self.training.busy:
             return
         name = preset_name or self.training_panel.preset.currentText()
-        config = preset(name, seed=self.training.trainer.config.seed)
-        self.preset_name = name
-        self.training_panel.set_config(name, config.learning_rate)
+        try:
+            config = preset(name, seed=self.training.trainer.config.seed, **self.size_overrides)
+        except ConfigError as e:
+            self.show_error("Cannot reset", str(e))
+            return
+        self._reset_to(name, config)
+
+    def open_size_dialog(self):
+        if self.training.busy or self.script.active:
+            return
+        dialog = SizeDialog(self, self.preset_name, size_of(self.training.trainer.config))
+        if dialog.exec() and (request := dialog.request()) is not None:
+            self.reset_with_size(request)
+
+    def reset_with_size(self, request):
+        """Back to step 0 with another preset and size (a dialog's SizeRequest); remembered for the
+        next start. A size that cannot make a model shows why and changes nothing."""
+        if self.training.busy or self.script.active:
+            return False
+        try:
+            config = request.config(seed=self.training.trainer.config.seed)
+        except ConfigError as e:
+            self.show_error("Cannot use this size", str(e))
+            return False
+        self.size_overrides = size_overrides(request.preset_name, request.size())
+        self._reset_to(request.preset_name, config)
+        return True
+
+    def _reset_to(self, preset_name, config):
+        self.preset_name = preset_name
+        self.training_panel.set_config(preset_name, config.learning_rate)
+        model_settings.save(self.settings, preset_name, config)
         self.training.reset(config=config)
 
     def rewind(self, step):
@@ -642,7 +675,8 @@ class MainWindow(QMainWindow):
         self.training_panel.set_busy(busy)
         for name in ("step", "run", "reset", "sample"):  # a script's step shown: they act on it, or not at all
             self.actions[name].setEnabled(not busy and self.script.allows(name))
-        self.actions["rewind"].setEnabled(not busy and not self.script.active)  # a script keeps no states to go back to
+        for name in ("rewind", "reset_size"):  # the built-in model's alone: a script keeps no states, has no size to set
+            self.actions[name].setEnabled(not busy and not self.script.active)
         for name in ("open_data", "open_script"):
             self.actions[name].setEnabled(not busy)
         self.actions["cancel"].setEnabled(busy)
@@ -682,5 +716,8 @@ class MainWindow(QMainWindow):
             self.show_unrelated_trace(advance.trace)
         else:
             self.session.reset_training(advance.trace, losses=advance.losses, planned_steps=advance.planned_steps)
-        self.training_panel.set_config(self.preset_name, self.training.trainer.config.learning_rate)
+        config = self.training.trainer.config
+        # a resumed training state brings its own size: Reset keeps that one from now on
+        self.size_overrides = size_overrides(self.preset_name, size_of(config))
+        self.training_panel.set_config(self.preset_name, config.learning_rate, size_words(config))
 

@@ -50,6 +50,26 @@ def app_start_to_first_paint_s(data=None, preset="original", timeout=300):
     raise RuntimeError("the app did not report its first paint")
 
 
+def app_size_figures(data, preset_name, n_layer, n_embd, timeout=1200):
+    """{first_paint_s, peak_mb, nodes} of `gui --screenshot --select token=all` on that model, in a
+    fresh process (core.bench.run_fresh: its peak is its own ru_maxrss, not the caller's)."""
+    from core.bench import run_fresh
+
+    with tempfile.TemporaryDirectory(prefix="microgpt-viz-bench-") as scratch:
+        command = [sys.executable, "-m", "microgpt_viz", "gui", "--data", str(data), "--preset", preset_name,
+                   "--n-layer", str(n_layer), "--n-embd", str(n_embd), "--select", "token=all",
+                   "--screenshot", os.path.join(scratch, "shot.png")]
+        started = time.time()
+        done = run_fresh(command, cwd=scratch, timeout=timeout, extra_env={"MICROGPT_VIZ_TIMING": "1", "QT_QPA_PLATFORM": "offscreen"})
+    if done.returncode != 0:
+        raise RuntimeError(f"the app failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+    said = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    if "first_paint_at" not in said or "peak_rss_mb" not in said:
+        raise RuntimeError("the app did not report its first paint and peak")
+    return {"first_paint_s": float(said["first_paint_at"]) - started, "peak_mb": float(said["peak_rss_mb"]),
+            "nodes": int(said["nodes"])}
+
+
 def _window(data=None, preset_name="original", fast=True):
     from PyQt6.QtCore import QSettings
 
@@ -149,3 +169,86 @@ def overview_paint_s(trace, width=800, height=300):
     repaint = time.perf_counter() - start
     overview.close()
     return first, repaint
+
+
+def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3", debug_docks=False):
+    """Browse `trace` in the real window as a person would and watch the GUI thread (5 ms timer).
+
+    Returns {what was done: (longest GUI stall ms, seconds until the window settled)}, in order:
+    showing the step (the whole step's loss, the overview's first paint included), the
+    token strip's click on `position` and back to the whole step, a search, a node chosen in
+    the overview (the inspector fills), an opened module-level group, and an overview pan.
+    Settled means training and layout idle and the graph showing the current view.
+    With debug_docks, then each debugging dock's own work too (settled: its analysis is back).
+    `trace` should be prepared as the training worker prepares a step (stepping.built_quietly).
+    """
+    from PyQt6.QtCore import QSettings, QTimer
+
+    from microgpt_viz.app.main_window import MainWindow
+
+    app = _app()
+    scratch = tempfile.mkdtemp(prefix="microgpt-viz-bench-")
+    window = MainWindow(trainer, settings=QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat))
+    window.quiet_errors = True
+    window.resize(1600, 1000)
+    window.show()
+    app.processEvents()
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+
+    def settled():
+        rendered = window.session.rendered()
+        if window.training.busy or window.graphviz.busy or rendered is None:
+            return False
+        refused = window._shown_key is None and window.graph.notice.isVisible()  # too many boxes: a notice instead
+        return refused or set(window.graph.view.nodes) == {n.id for n in rendered.nodes}
+
+    figures = {}
+    notices = []
+
+    def measure(what, act):
+        app.processEvents()
+        ticks.clear()
+        started = time.perf_counter()
+        ticks.append(started)
+        act()
+        ticks.append(time.perf_counter())
+        _wait(app, settled)
+        ticks.append(time.perf_counter())
+        figures[what] = (max(b - a for a, b in zip(ticks, ticks[1:])) * 1000, ticks[-1] - started)
+        if window.graph.notice.isVisible():
+            notices.append(f"{what}: {window.graph.notice.text()}")
+
+    measure("show the whole step", lambda: window.show_unrelated_trace(trace, release_old=False) or window.session.select_position(None))
+    measure(f"token strip: position {position}", lambda: window.select_position(position))
+    measure("token strip: whole step", window.show_whole_step)
+    measure(f"search {query!r} + Enter", lambda: (window.search.query.setText(query), window.search.query.returnPressed.emit()))
+    node = trace.num_nodes // 2
+    measure(f"overview click on node {node} (inspector)", lambda: window.overview.nodeClicked.emit(node))
+    measure(f"token strip: position {position} again", lambda: window.select_position(position))
+    measure(f"open pos{position}/layer0 (module level)", lambda: window.toggle_group(f"pos{position}/layer0"))
+    overview = window.overview
+    measure("overview pan", lambda: overview.view_box.translateBy(x=(overview.x.max() - overview.x.min()) * 0.05))
+    if debug_docks:
+        panels = window.debug_panels
+        analysing = settled
+
+        def settled():
+            return analysing() and not any(panel.background.busy for _, panel in panels.panels.values())
+
+        def show(name):
+            return lambda: (window.docks[name].show(), window.docks[name].raise_())
+
+        measure("anomalies dock shown (anomaly report)", show("anomalies"))
+        measure("replay dock shown (backward replay)", show("replay"))
+        measure("replay: halfway through backward", lambda: panels.replay.set_position(panels.replay.replay.size // 2))
+        measure("what-if dock: edit the selected value", lambda: (show("whatif")(), panels.whatif.edit(1.0)))
+        measure("gradient check of 3 parameters", lambda: (show("gradcheck")(), panels.gradcheck.run_sample(3)))
+        measure("step diff dock: the step against itself", lambda: (show("diff")(), panels.diff.pin_current(), panels.diff.set_b(trace)))
+    timer.stop()
+    figures["notices"] = notices
+    window.close()
+    return figures

@@ -144,6 +144,12 @@ class Screenshot(QObject):
 
     def _finish(self, code, message=None):
         self._timer.stop()
+        if os.environ.get("MICROGPT_VIZ_TIMING"):  # for perf.app_size_figures: this process's own peak
+            import resource
+
+            trace = self.window.session.trace
+            print(f"nodes {trace.num_nodes if trace is not None else 0}", flush=True)
+            print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}", flush=True)
         if message:
             print(f"microgpt-viz: {'error: ' if code else ''}{message}", file=sys.stderr)
         self.on_finished(code)

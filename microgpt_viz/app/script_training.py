@@ -11,7 +11,7 @@ import threading
 import time
 
 from core.script.paused import PausedScript
-from core.script.run import DEFAULT_TIMEOUT, ScriptError
+from core.script.run import DEFAULT_TIMEOUT
 from microgpt_viz.session import stepping
 
 

@@ -20,6 +20,7 @@ MENUS = {
         None,
         ("rewind", "&Back to step…", "Ctrl+B", "choose_rewind_step"),
         ("reset", "Rese&t to step 0", "", "reset"),
+        ("reset_size", "Reset with another si&ze…", "", "open_size_dialog"),
         ("sample", "Sa&mple names", "", "sample"),
     ],
     "&Navigate": [

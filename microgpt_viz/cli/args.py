@@ -21,6 +21,11 @@ class Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
+class UnchosenPreset(str):
+    """A default preset's name, told apart from the same name typed by the user
+    (`parser.set_defaults(preset=UnchosenPreset("original"))`)."""
+
+
 def positive_int(text):
     try:
         value = int(text)

@@ -11,7 +11,7 @@ import time
 
 from core import bench
 from core.engine.data import load_docs, resolve_data_path
-from microgpt_viz.cli.args import add_common, make_trainer
+from microgpt_viz.cli.args import UnchosenPreset, add_common, make_trainer
 
 NAME = "bench"
 
@@ -45,6 +45,19 @@ LABELS = {
 }
 
 
+# `bench --size`: how cost grows with the model (issue 13), on the --n-layer x --n-embd model
+# (default 4 x 32) of --preset (default here: latest, the issue's reference), and a table of
+# 1 to --n-layer layers at that width.
+SIZE_FIGURES = ("bytes_per_value_recorded", "big_record_s", "big_record_peak_mb", "big_app_first_paint_s", "big_app_peak_mb")
+SIZE_LABELS = {
+    "bytes_per_value_recorded": "memory per recorded Value (bytes)",
+    "big_record_s": "record one step",
+    "big_record_peak_mb": "peak memory of recording (MB)",
+    "big_app_first_paint_s": "app start -> first paint, token=all",
+    "big_app_peak_mb": "peak memory of the app (MB)",
+}
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         NAME,
@@ -52,8 +65,14 @@ def add_parser(subparsers):
         description="Measure step, recording, fast-forward, layout, paint, start-up, memory and GUI figures (a minute or two).",
     )
     add_common(parser)
+    parser.set_defaults(preset=UnchosenPreset("original"))  # --size takes latest unless --preset says otherwise
     parser.add_argument("--json", action="store_true", help="print one JSON object with the figures (null: not available)")
     parser.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # fewer repeats, for tests
+    parser.add_argument(
+        "--size", action="store_true",
+        help=f"instead: how cost grows with the model: record and app figures of the --n-layer x --n-embd model "
+             f"(default {bench.BIG_LAYERS} x {bench.BIG_WIDTH}, --preset latest unless given) and of 1 to --n-layer layers, "
+             "each in a fresh process (minutes)")
     return parser
 
 
@@ -88,6 +107,8 @@ class _Figures:
 
 
 def run(args):
+    if args.size:
+        return run_size(args)
     settings = bench.QUICK if args.quick else bench.BenchSettings()
     data_path = resolve_data_path(args.data).resolve()  # children run elsewhere: an absolute path
     trainer = make_trainer(args)
@@ -101,6 +122,44 @@ def run(args):
         print(json.dumps(figures.values))
     else:
         _print_table(figures, args.preset, settings)
+    return 0
+
+
+def run_size(args):
+    data_path = resolve_data_path(args.data).resolve()
+    make_trainer(args)  # checks the data and the size options the way every command does
+    preset_name = "latest" if isinstance(args.preset, UnchosenPreset) else str(args.preset)
+    layers, width = args.n_layer or bench.BIG_LAYERS, args.n_embd or bench.BIG_WIDTH
+    rows = []
+    for n_layer in range(1, layers + 1):
+        print(f"measuring {n_layer} layer(s) x {width} wide ...", file=sys.stderr, flush=True)
+        row = {"n_layer": n_layer, "n_embd": width}
+        try:
+            recorded = bench.record_size_figures(data_path, preset_name, n_layer, width)
+            row.update(values=recorded["nodes"], doc=recorded["doc"], record_s=recorded["record_s"],
+                       record_peak_mb=recorded["peak_mb"], bytes_per_value=recorded["bytes_per_value"])
+            app = _perf().app_size_figures(data_path, preset_name, n_layer, width)
+            row.update(app_values=app["nodes"], app_first_paint_s=app["first_paint_s"], app_peak_mb=app["peak_mb"])
+        except (RuntimeError, OSError, ValueError) as e:
+            print(f"note: {n_layer} layer(s): {e}", file=sys.stderr)
+        rows.append(row)
+    big = rows[-1]
+    figures = dict(zip(SIZE_FIGURES, (big.get(k) for k in ("bytes_per_value", "record_s", "record_peak_mb", "app_first_paint_s", "app_peak_mb"))))
+    if args.json:
+        print(json.dumps({**figures, "preset": preset_name, "by_layers": rows}))
+        return 0
+    print(f"microgpt-viz bench --size, preset {preset_name}, {layers} layers x {width} wide")
+    for key, value in figures.items():
+        print(f"  {SIZE_LABELS[key]:<42} {key:<28} {'n/a' if value is None else f'{value:.4g}':>10}")
+    print()
+    print(f"  {'layers':>6} {'wide':>5} {'Values':>10} {'record s':>9} {'record MB':>10} {'app Values':>11} {'app paint s':>12} {'app MB':>8}")
+    for row in rows:
+        def cell(key, fmt, width):
+            return f"{row[key]:{width}{fmt}}" if key in row else f"{'n/a':>{width}}"
+        print(f"  {row['n_layer']:>6} {row['n_embd']:>5} {cell('values', ',', 10)} {cell('record_s', '.1f', 9)} {cell('record_peak_mb', ',.0f', 10)}"
+              f" {cell('app_values', ',', 11)} {cell('app_first_paint_s', '.1f', 12)} {cell('app_peak_mb', ',.0f', 8)}")
+    docs = sorted({row["doc"] for row in rows if "doc" in row})
+    print(f"  record: doc {', '.join(map(repr, docs))}; app: the doc of step 0, the whole step (token=all)")
     return 0
 
 

@@ -9,11 +9,12 @@ import argparse
 import os
 import shlex
 
-from microgpt_viz.cli.args import UserError, add_common, check_writable, make_trainer
+from microgpt_viz.cli.args import UnchosenPreset, UserError, add_common, check_writable, make_trainer
 from microgpt_viz.cli.script_source import add_script_arguments, trace_from_script
 from microgpt_viz.session.select_script import SelectError, help_text, parse
 
 NAME = "gui"
+SIZE_OPTIONS = ("n_layer", "n_embd", "n_head", "block_size")
 
 
 def add_parser(subparsers):
@@ -22,6 +23,7 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the key list one per line
     )
     add_common(parser)
+    parser.set_defaults(preset=UnchosenPreset("original"))  # only then does the app open on the model last chosen in it
     parser.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen after the first recorded step, save it, exit")
     parser.add_argument("--select", metavar="WHAT", help="with --screenshot: what to do before the picture (keys listed below)")
     add_script_arguments(parser)
@@ -47,7 +49,9 @@ def run(args):
         rerun = (shlex.split(args.script_args), args.cwd, args.timeout, args.at_backward)
         shown = (args.script, trace, which, rerun)
     trainer = make_trainer(args)  # bad data or config: one line and exit 2, before any window
+    model_chosen = not isinstance(args.preset, UnchosenPreset) or any(getattr(args, o) is not None for o in SIZE_OPTIONS)
 
     from microgpt_viz.app.launch import run_app  # Qt is imported here and nowhere else in the CLI
 
-    return run_app(trainer, preset_name=args.preset, screenshot=args.screenshot, actions=actions, shown=shown)
+    return run_app(trainer, preset_name=str(args.preset), screenshot=args.screenshot, actions=actions, shown=shown,
+                   saved_model=not model_chosen)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from core.engine.rewind import rewind as rewind_trainer
 from core.trace.index import index_of
+from core.views import view as views
 from microgpt_viz.session import overview_positions, trace_memory
 
 
@@ -79,6 +80,7 @@ def built_quietly(make_trace):
     def build():
         trace = make_trace()
         index_of(trace)
+        views.prepare(trace)
         overview_positions.positions(trace)  # what the overview will draw, ready before the GUI asks
         return trace_memory.adopt(trace)
 

@@ -4,16 +4,17 @@ Left to right is depth (inputs to loss); within a column the dots are sorted by 
 then scope. Colour is |grad| (dim purple to pale yellow, grey for exactly zero), so the
 places where gradient flows stand out. Click a dot to open that node in the graph view.
 
-Fast on 140k dots: the dots are split into a dozen colour bins; each bin is one QPolygonF
-filled straight from numpy and drawn with one shared pen in a single drawPoints call.
+Fast on a million dots: they are not drawn one by one (QPainter.drawPoints takes about a
+second for a million) but rasterised with numpy into an image of the painted area: each
+pixel takes the strongest colour bin among the dots on it, then every dot grows to a
+DOT_PX square. A paint of a million dots takes a few tens of milliseconds.
 pyqtgraph's ScatterPlotItem keeps per-point records and takes ~0.3 s just to take 70k
 new points, which would freeze the window after every training step.
 """
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.functions as pgf
-from PyQt6.QtCore import QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QPen
+from PyQt6.QtCore import QPoint, QRectF, pyqtSignal
+from PyQt6.QtGui import QImage
 
 from core.views.colour_scale import log_position, ramp
 from microgpt_viz.session.overview_positions import positions
@@ -40,37 +41,48 @@ def bin_of(grad):
     return np.where(magnitude > 0, which, 0)
 
 
-def _pen(rgb):
-    pen = QPen(QColor(*[int(c) for c in rgb]))
-    pen.setWidthF(DOT_PX)
-    pen.setCosmetic(True)  # DOT_PX on screen whatever the zoom
-    pen.setCapStyle(Qt.PenCapStyle.SquareCap)
-    return pen
+def _argb(rgb):
+    r, g, b = (int(c) for c in rgb)
+    return (0xFF << 24) | (r << 16) | (g << 8) | b
 
 
-BIN_PENS = [_pen(ZERO_COLOUR)] + [_pen(ramp(FLOW_STOPS, k / (BINS - 1))) for k in range(BINS)]
+BIN_COLOURS = [ZERO_COLOUR] + [ramp(FLOW_STOPS, k / (BINS - 1)) for k in range(BINS)]
+# pixel value 0 is no dot (transparent); 1 + bin is that bin's colour
+PIXEL_COLOURS = np.array([0] + [_argb(c) for c in BIN_COLOURS], dtype=np.uint32)
+
+
+def rasterise(px, py, bins, width, height):
+    """A height x width array of PIXEL_COLOURS indices: the strongest bin of the dots on each pixel,
+    every dot a DOT_PX square centred on (px, py) (integer pixel coordinates; outside ones are dropped).
+    Dots already in ascending bin order are written as they come, stronger ones last."""
+    reach = DOT_PX // 2
+    inside = (px >= -reach) & (px < width + reach) & (py >= -reach) & (py < height + reach)
+    px, py, bins = px[inside] + reach, py[inside] + reach, bins[inside]
+    padded = np.zeros((height + 2 * reach, width + 2 * reach), dtype=np.uint8)
+    if (bins[1:] < bins[:-1]).any():
+        order = np.argsort(bins, kind="stable")
+        px, py, bins = px[order], py[order], bins[order]
+    padded[py, px] = bins + 1  # a pixel written twice keeps the last, strongest, bin
+    image = np.zeros((height, width), dtype=np.uint8)
+    for dy in range(DOT_PX):
+        for dx in range(DOT_PX):
+            np.maximum(image, padded[dy : dy + height, dx : dx + width], out=image)
+    return image
 
 
 class DotCloud(pg.GraphicsObject):
-    """Many same-size dots in a few colours, drawn bin by bin (stronger gradients on top)."""
+    """Many same-size dots in a few colours (stronger gradients on top), rasterised per paint."""
 
     def __init__(self):
         super().__init__()
-        self.polygons = []  # one QPolygonF per bin
+        self.x = self.y = self.bins = np.zeros(0)  # in ascending bin order, as rasterise wants them
         self.bounds = QRectF()
 
     def set_points(self, x, y, bins):
+        bins = np.asarray(bins, dtype=np.uint8)  # 13 bins: a byte, which numpy sorts by radix
         order = np.argsort(bins, kind="stable")
-        edges = np.searchsorted(bins[order], np.arange(len(BIN_PENS) + 1))
-        self.polygons = []
-        for k in range(len(BIN_PENS)):
-            members = order[edges[k] : edges[k + 1]]
-            polygon = pgf.create_qpolygonf(len(members))
-            if len(members):
-                buffer = pgf.ndarray_from_qpolygonf(polygon)
-                buffer[:, 0] = x[members]
-                buffer[:, 1] = y[members]
-            self.polygons.append(polygon)
+        self.x, self.y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
+        self.bins = bins[order]
         self.prepareGeometryChange()
         if len(x):
             self.bounds = QRectF(float(x.min()), float(y.min()), float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0)
@@ -80,11 +92,21 @@ class DotCloud(pg.GraphicsObject):
         return self.bounds
 
     def paint(self, painter, option, widget=None):
-        painter.setRenderHint(painter.RenderHint.Antialiasing, False)
-        for pen, polygon in zip(BIN_PENS, self.polygons):
-            if len(polygon):
-                painter.setPen(pen)
-                painter.drawPoints(polygon)
+        if not len(self.x):
+            return
+        to_device = painter.transform()  # pyqtgraph's views scale and translate, never rotate
+        area = to_device.mapRect(option.exposedRect).toAlignedRect().adjusted(-DOT_PX, -DOT_PX, DOT_PX, DOT_PX)
+        area = area.intersected(painter.viewport())
+        if area.isEmpty():
+            return
+        px = np.floor(self.x * to_device.m11() + to_device.dx()).astype(np.int64) - area.left()
+        py = np.floor(self.y * to_device.m22() + to_device.dy()).astype(np.int64) - area.top()
+        argb = PIXEL_COLOURS[rasterise(px, py, self.bins, area.width(), area.height())]
+        image = QImage(argb.data, area.width(), area.height(), area.width() * 4, QImage.Format.Format_ARGB32)
+        painter.save()
+        painter.resetTransform()
+        painter.drawImage(QPoint(area.left(), area.top()), image)
+        painter.restore()
 
 
 class Overview(pg.PlotWidget):

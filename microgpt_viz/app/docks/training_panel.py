@@ -19,6 +19,7 @@ class TrainingPanel(QWidget):
     runRequested = pyqtSignal(int)  # number of updates
     cancelRequested = pyqtSignal()
     resetRequested = pyqtSignal(str)  # preset name
+    sizeRequested = pyqtSignal()  # reset with another model size (a dialog asks which)
     learningRateChanged = pyqtSignal(float)
     sampleRequested = pyqtSignal(int)  # how many names
     fastChanged = pyqtSignal(bool)  # Run N on the NumPy fast-forward engine (True) or the scalar one
@@ -45,6 +46,8 @@ class TrainingPanel(QWidget):
         self.cancel_button.setToolTip("Stop after the current update (Esc)")
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to step 0 with the chosen preset")
+        self.size_button = QPushButton("Size…")
+        self.size_button.setToolTip("Reset with another preset and model size (layers, width, heads, context)")
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.learning_rate = QDoubleSpinBox()
@@ -68,6 +71,7 @@ class TrainingPanel(QWidget):
         preset_row = QHBoxLayout()
         preset_row.addWidget(self.preset, 1)
         preset_row.addWidget(self.reset_button)
+        preset_row.addWidget(self.size_button)
         settings.addRow("preset", preset_row)
         settings.addRow("learning rate", self.learning_rate)
         settings.addRow("Run N", self.fast)
@@ -88,6 +92,7 @@ class TrainingPanel(QWidget):
         self.run_button.clicked.connect(lambda: self.runRequested.emit(self.run_count.value()))
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.reset_button.clicked.connect(lambda: self.resetRequested.emit(self.preset.currentText()))
+        self.size_button.clicked.connect(self.sizeRequested)
         self.learning_rate.editingFinished.connect(lambda: self.learningRateChanged.emit(self.learning_rate.value()))
         self.sample_button.clicked.connect(lambda: self.sampleRequested.emit(10))
         self.fast.toggled.connect(self.fastChanged)
@@ -95,8 +100,8 @@ class TrainingPanel(QWidget):
         self.set_busy(False)
 
     def _training_controls(self):
-        return (self.step_button, self.run_button, self.run_count, self.reset_button, self.sample_button,
-                self.preset, self.learning_rate, self.fast)
+        return (self.step_button, self.run_button, self.run_count, self.reset_button, self.size_button,
+                self.sample_button, self.preset, self.learning_rate, self.fast)
 
     def set_locked(self, reason, unlocked=None):
         """Turn the training controls off, each saying `reason` in its tooltip; None turns them back on.
@@ -111,7 +116,7 @@ class TrainingPanel(QWidget):
 
     def set_busy(self, busy):
         self._busy = busy
-        waits_for_idle = (self.step_button, self.run_button, self.reset_button, self.sample_button, self.preset)
+        waits_for_idle = (self.step_button, self.run_button, self.reset_button, self.size_button, self.sample_button, self.preset)
         for widget in self._training_controls():
             locked = self._locked and widget not in self._unlocked
             widget.setEnabled(not locked and not (busy and widget in waits_for_idle))
@@ -143,8 +148,11 @@ class TrainingPanel(QWidget):
         self._position_text = text
         self.status.setText(text)
 
-    def set_config(self, preset_name, learning_rate):
+    def set_config(self, preset_name, learning_rate, size_text=""):
         self.preset.setCurrentText(preset_name)
+        if size_text and not self._locked:
+            self._tooltips[self.reset_button] = f"Back to step 0 with the chosen preset, keeping the size ({size_text})"
+            self.reset_button.setToolTip(self._tooltips[self.reset_button])
         self.learning_rate.blockSignals(True)
         self.learning_rate.setValue(learning_rate)
         self.learning_rate.blockSignals(False)

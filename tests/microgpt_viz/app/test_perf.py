@@ -39,3 +39,16 @@ def test_stall_profile_runs_the_real_window(qapp, data):
 
 def test_start_to_first_paint_spawns_the_app(data):
     assert measured(perf.app_start_to_first_paint_s(data=data))
+
+
+def test_browse_profile_takes_every_action_and_every_debugging_dock(qapp, docs):
+    trainer = Trainer(docs, preset("original"))
+    trace = stepping.built_quietly(lambda: trainer.record("isabella"))
+    figures = perf.browse_stall_profile(trainer, trace, debug_docks=True)
+    notices = figures.pop("notices")
+    assert notices == []  # a small step's whole view is laid out, not refused
+    assert len(figures) == 14
+    assert "token strip: position 2" in figures and "anomalies dock shown (anomaly report)" in figures
+    for what, (stall_ms, seconds) in figures.items():
+        assert stall_ms >= 0 and math.isfinite(stall_ms) and seconds >= 0, what
+    assert figures["show the whole step"][1] > 0  # it waited for the drawn graph

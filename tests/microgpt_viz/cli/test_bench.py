@@ -50,3 +50,42 @@ def test_the_overview_doc_fills_the_context():
     trainer = Trainer(DOCS, preset("latest"))
     doc = bench.longest_doc(trainer)
     assert len(trainer.tokenizer.encode(doc)) - 1 >= trainer.config.block_size
+
+
+SIZE_KEYS = ["bytes_per_value_recorded", "big_record_s", "big_record_peak_mb", "big_app_first_paint_s", "big_app_peak_mb"]
+
+
+def test_bench_size_reports_the_size_figures_and_a_row_per_layer_count(tmp_path, cli):
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(DOCS) + "\n")
+    done = cli("bench", "--size", "--json", "--data", data, "--n-layer", "2", "--n-embd", "8", "--n-head", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert list(figures)[:5] == SIZE_KEYS and figures["preset"] == "latest"
+    for key in SIZE_KEYS:
+        assert isinstance(figures[key], float) and figures[key] > 0, key
+    one, two = figures["by_layers"]
+    assert (one["n_layer"], two["n_layer"]) == (1, 2) and one["n_embd"] == two["n_embd"] == 8
+    assert one["doc"] == two["doc"] == bench.longest_doc(Trainer(DOCS, preset("latest")))  # no 'christopher' here
+    assert two["values"] > one["values"] and two["app_values"] > one["app_values"]
+    # the big figures are the last row's
+    assert figures["big_record_peak_mb"] == two["record_peak_mb"] and figures["big_app_peak_mb"] == two["app_peak_mb"]
+    assert figures["bytes_per_value_recorded"] == two["bytes_per_value"]
+
+
+def test_a_fresh_child_reports_its_own_peak_not_its_parents():
+    ballast = bytearray(400 * 2**20)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])  # touched: resident in this process
+    code = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    import sys
+    done = bench.run_fresh([sys.executable, "-c", code])
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 200  # a bare interpreter, not this process's 400+ MB
+    del ballast
+
+
+def test_bench_size_checks_the_size_like_every_command(tmp_path, cli):
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(DOCS) + "\n")
+    done = cli("bench", "--size", "--data", data, "--n-embd", "10", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == "microgpt-viz: error: n_embd (10) must be divisible by n_head (4)"
