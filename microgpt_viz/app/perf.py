@@ -204,19 +204,19 @@ def _soak_interactions(window, round_number):
 
     session = window.session
     trace = session.trace
-    yield lambda: window.token_strip.positionClicked.emit(round_number % trace.positions)
+    yield "token click", lambda: window.token_strip.positionClicked.emit(round_number % trace.positions)
     for index in range(2):
         def expand(index=index):
             closed = [n.id for n in session.rendered().nodes if n.kind == "group" and n.expandable]
             if closed:
                 window.toggle_group(closed[(round_number + index) % len(closed)])
-        yield expand
-    yield lambda: window.graph.colourChosen.emit(PLAIN_MODES[round_number % len(PLAIN_MODES)])
+        yield "group expansion", expand
+    yield "colour change", lambda: window.graph.colourChosen.emit(PLAIN_MODES[round_number % len(PLAIN_MODES)])
 
     def search():
         window.search.query.setText(SOAK_SEARCHES[round_number % len(SOAK_SEARCHES)])
         window.search.query.returnPressed.emit()
-    yield search
+    yield "search", search
 
 
 def soak(steps, data=None, preset_name="original", fast=True, trainer=None, progress=None, interact_every=10):
@@ -236,6 +236,7 @@ def soak(steps, data=None, preset_name="original", fast=True, trainer=None, prog
     app = _app()
     window = _window(data, preset_name, fast) if trainer is None else _window_for(trainer, preset_name, fast)
     step_seconds, rss_after_50 = [], None
+    worst = (0.0, None)  # (longest stall s, what was going on)
     with _ErrorCounter() as raised:
         window.show()
         window.start()
@@ -245,20 +246,29 @@ def soak(steps, data=None, preset_name="original", fast=True, trainer=None, prog
         timer.setInterval(TICK_MS)
         timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
         timer.start()
+        def longest_stall_since(first_tick, what):
+            nonlocal worst
+            gaps = [b - a for a, b in zip(ticks[first_tick:], ticks[first_tick + 1:] + [time.perf_counter()])]
+            if gaps and max(gaps) > worst[0]:
+                worst = (max(gaps), what)
+
         try:
             for number in range(1, steps + 1):
                 if interact_every and number % interact_every == 0:
-                    for interaction in _soak_interactions(window, number // interact_every):
+                    for what, interaction in _soak_interactions(window, number // interact_every):
+                        first_tick = len(ticks) - 1
                         try:
                             interaction()
                         except Exception as e:  # counted like any other error, the soak goes on
                             raised.texts.append(f"{type(e).__name__}: {e}")
                         _wait(app, lambda: _graph_settled(window))
-                started = time.perf_counter()
+                        longest_stall_since(first_tick, f"{what} before Step {number}")
+                started, first_tick = time.perf_counter(), len(ticks) - 1
                 window.step()
                 _wait(app, lambda: not window.training.busy)
                 _wait(app, lambda: _graph_settled(window))
                 step_seconds.append(time.perf_counter() - started)
+                longest_stall_since(first_tick, f"Step {number}")
                 if number == min(50, steps):
                     rss_after_50 = rss_mb()
                 if progress:
@@ -277,4 +287,5 @@ def soak(steps, data=None, preset_name="original", fast=True, trainer=None, prog
         "soak_errors": len(errors),
         "step_seconds": step_seconds,
         "error_texts": errors,
+        "longest_stall_during": worst[1],
     }
