@@ -224,3 +224,13 @@ def test_open_groups_stay_bounded_over_many_steps_of_navigation(session, trainer
         if selected is not None:  # else it was beyond the new step's nodes, and nothing stays open for it
             fresh.reveal(selected)
         assert session.view.expanded == fresh.expanded, step
+
+
+def test_a_group_the_user_closed_stays_closed_over_a_step_and_a_token_switch(session, trainer):
+    opened_by_level = "pos1/layer0/attn"
+    assert opened_by_level in session.view.expanded
+    session.toggle(opened_by_level)
+    session.apply_advance(stepping.advance(trainer, 1))
+    assert opened_by_level not in session.view.expanded
+    session.select_position(2)
+    assert "pos2/layer0/attn" not in session.view.expanded and "pos2/layer0" in session.view.expanded
