@@ -179,6 +179,8 @@ def soak_figures(args):
     result = _perf().soak(args.soak, trainer=make_trainer(args), preset_name=args.preset)
     for text in result["error_texts"]:
         print(f"note: soak error: {text}", file=sys.stderr)
+    if result["longest_stall_during"]:
+        print(f"note: soak: the longest stall came during the {result['longest_stall_during']}", file=sys.stderr)
     return {key: None if result[key] is None else float(result[key]) for key in SOAK_FIGURES}
 
 
