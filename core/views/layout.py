@@ -29,7 +29,7 @@ LINE_HEIGHT = 1.35 * FONT_SIZE
 PAD = 8.0  # points around the text of a box
 VALUE_CHARS = 16  # width of a value box in characters: `grad -0.0001234` fits
 GROUP_MIN_CHARS = 10
-CACHE_SIZE = 64
+CACHE_BYTES = 48 * 2**20  # what cached layouts may hold; a step's module view is ~0.2 MB, a scalar close-up a few MB
 
 
 class GraphvizNotFound(RuntimeError):
@@ -323,8 +323,20 @@ def _cluster_lines(cluster, children, members, runs, rankdir, lines, indent):
     lines.append(f"{indent}}}")
 
 
-_cache = OrderedDict()
+_cache = OrderedDict()  # (shape_key, rankdir) -> (Layout, its size in bytes), least recently used first
 cache_stats = {"hits": 0, "misses": 0}
+
+# Sizes of CPython objects (64-bit) behind a Layout, to bound the cache by what it holds
+_BOX_BYTES = 56 + 4 * 24 + 100  # a frozen dataclass, its four floats, its dict entry and key string
+_EDGE_BYTES = 72 + 2 * 60 + 56  # the tuple, its two id strings, the list of points
+_POINT_BYTES = 56 + 2 * 24 + 8  # a tuple of two floats and its slot in the list
+
+
+def layout_bytes(layout):
+    """About how many bytes `layout` keeps alive: boxes, edge splines and their points."""
+    boxes = len(layout.nodes) + len(layout.clusters)
+    points = sum(len(points) + (1 if tip is not None else 0) for _, _, points, tip in layout.edges)
+    return boxes * _BOX_BYTES + len(layout.edges) * _EDGE_BYTES + points * _POINT_BYTES
 
 
 def layout_view(rendered, rankdir="TB"):
@@ -334,15 +346,20 @@ def layout_view(rendered, rankdir="TB"):
     if hit is not None:
         _cache.move_to_end(key)
         cache_stats["hits"] += 1
-        return hit
+        return hit[0]
     cache_stats["misses"] += 1
     start = time.perf_counter()
     raw = run_dot(layout_source(rendered, rankdir), "json0")
     layout = parse_json_layout(json.loads(raw), rankdir, time.perf_counter() - start)
-    _cache[key] = layout
-    if len(_cache) > CACHE_SIZE:
+    _cache[key] = (layout, layout_bytes(layout))
+    while cached_bytes() > CACHE_BYTES and len(_cache) > 1:  # the newest stays, however big
         _cache.popitem(last=False)
     return layout
+
+
+def cached_bytes():
+    """What the cached layouts hold, about (bounded by CACHE_BYTES)."""
+    return sum(size for _, size in _cache.values())
 
 
 def clear_cache():

@@ -71,16 +71,20 @@ def app_size_figures(data, preset_name, n_layer, n_embd, timeout=1200):
 
 
 def _window(data=None, preset_name="original", fast=True):
-    from PyQt6.QtCore import QSettings
-
     from core.engine.config import preset
     from core.engine.data import load_docs, resolve_data_path
     from core.engine.train import Trainer
+
+    return _window_for(Trainer(load_docs(resolve_data_path(data)), preset(preset_name)), preset_name, fast)
+
+
+def _window_for(trainer, preset_name="original", fast=True):
+    from PyQt6.QtCore import QSettings
+
     from microgpt_viz.app.main_window import MainWindow
 
     scratch = tempfile.mkdtemp(prefix="microgpt-viz-bench-")
     settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
-    trainer = Trainer(load_docs(resolve_data_path(data)), preset(preset_name))
     window = MainWindow(trainer, settings=settings, preset_name=preset_name)
     window.quiet_errors = True
     window.resize(1600, 1000)
@@ -252,3 +256,139 @@ def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3", debug
     figures["notices"] = notices
     window.close()
     return figures
+
+
+SOAK_SEARCHES = ("op:exp", "op:log", "op:relu |grad|>1e-3")  # a user's searches, taken in turn
+
+
+def rss_mb():
+    """Resident memory of this process now (MB), from /proc (None where there is no /proc)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class _ErrorCounter:
+    """Exceptions raised anywhere while installed (GUI slots, Python threads), as one-line texts."""
+
+    def __init__(self):
+        self.texts = []
+
+    def __enter__(self):
+        import threading
+
+        self._hooks = (sys.excepthook, threading.excepthook)
+        sys.excepthook = lambda kind, value, tb: self.texts.append(f"{kind.__name__}: {value}")
+        threading.excepthook = lambda hook: self.texts.append(f"{hook.exc_type.__name__} in thread {hook.thread.name if hook.thread else '?'}: {hook.exc_value}")
+        return self
+
+    def __exit__(self, *exc):
+        import threading
+
+        sys.excepthook, threading.excepthook = self._hooks
+        return False
+
+
+def _graph_settled(window):
+    rendered = window.session.rendered()
+    return (window.session.trace is not None and not window.training.busy and not window.graphviz.busy
+            and rendered is not None and set(window.graph.view.nodes) == {n.id for n in rendered.nodes})
+
+
+def _soak_interactions(window, round_number):
+    """What a user does between two Steps every so often: a token click, two group expansions,
+    a colour change and a search jump (each through the widget's own signal, as a click would)."""
+    from microgpt_viz.session.model import PLAIN_MODES
+
+    session = window.session
+    trace = session.trace
+    yield "token click", lambda: window.token_strip.positionClicked.emit(round_number % trace.positions)
+    for index in range(2):
+        def expand(index=index):
+            closed = [n.id for n in session.rendered().nodes if n.kind == "group" and n.expandable]
+            if closed:
+                window.toggle_group(closed[(round_number + index) % len(closed)])
+        yield "group expansion", expand
+    yield "colour change", lambda: window.graph.colourChosen.emit(PLAIN_MODES[round_number % len(PLAIN_MODES)])
+
+    def search():
+        window.search.query.setText(SOAK_SEARCHES[round_number % len(SOAK_SEARCHES)])
+        window.search.query.returnPressed.emit()
+    yield "search", search
+
+
+def soak(steps, data=None, preset_name="original", fast=True, trainer=None, progress=None, interact_every=10):
+    """Drive the real window offscreen through `steps` Steps (one scalar update, record, redraw each),
+    every `interact_every`-th one preceded by a token click, two group expansions, a colour change
+    and a search, as a user's long session goes.
+
+    A 5 ms timer watches the GUI thread throughout. Returns soak_steps, soak_rss_after_50_mb
+    (after Step 50, or after the last one in a shorter soak), soak_rss_end_mb, app_step_median_s
+    (Step pressed -> the new step drawn), soak_max_stall_ms and soak_errors (message boxes shown and
+    exceptions raised in any thread), plus step_seconds and error_texts for a closer look.
+    """
+    import statistics
+
+    from PyQt6.QtCore import QTimer
+
+    app = _app()
+    window = _window(data, preset_name, fast) if trainer is None else _window_for(trainer, preset_name, fast)
+    step_seconds, rss_after_50 = [], None
+    worst = (0.0, None)  # (longest stall s, what was going on)
+    with _ErrorCounter() as raised:
+        window.show()
+        window.start()
+        _wait(app, lambda: _graph_settled(window))
+        ticks = [time.perf_counter()]
+        timer = QTimer()
+        timer.setInterval(TICK_MS)
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        timer.start()
+        def longest_stall_since(first_tick, what):
+            nonlocal worst
+            gaps = [b - a for a, b in zip(ticks[first_tick:], ticks[first_tick + 1:] + [time.perf_counter()])]
+            if gaps and max(gaps) > worst[0]:
+                worst = (max(gaps), what)
+
+        try:
+            for number in range(1, steps + 1):
+                if interact_every and number % interact_every == 0:
+                    for what, interaction in _soak_interactions(window, number // interact_every):
+                        first_tick = len(ticks) - 1
+                        try:
+                            interaction()
+                        except Exception as e:  # counted like any other error, the soak goes on
+                            raised.texts.append(f"{type(e).__name__}: {e}")
+                        _wait(app, lambda: _graph_settled(window))
+                        longest_stall_since(first_tick, f"{what} before Step {number}")
+                started, first_tick = time.perf_counter(), len(ticks) - 1
+                window.step()
+                _wait(app, lambda: not window.training.busy)
+                _wait(app, lambda: _graph_settled(window))
+                step_seconds.append(time.perf_counter() - started)
+                longest_stall_since(first_tick, f"Step {number}")
+                if number == min(50, steps):
+                    rss_after_50 = rss_mb()
+                if progress:
+                    progress(number, step_seconds[-1], rss_mb())
+        finally:
+            timer.stop()
+            ticks.append(time.perf_counter())
+            errors = [f"{title}: {text}" for title, text in window.errors] + raised.texts
+            window.close()
+    return {
+        "soak_steps": len(step_seconds),
+        "soak_rss_after_50_mb": rss_after_50,
+        "soak_rss_end_mb": rss_mb(),
+        "app_step_median_s": statistics.median(step_seconds) if step_seconds else None,
+        "soak_max_stall_ms": max(b - a for a, b in zip(ticks, ticks[1:])) * 1000,
+        "soak_errors": len(errors),
+        "step_seconds": step_seconds,
+        "error_texts": errors,
+        "longest_stall_during": worst[1],
+    }

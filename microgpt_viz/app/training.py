@@ -36,10 +36,11 @@ class TrainingController(QObject):
     diverged = pyqtSignal(object)  # stepping.Advance of a run a diverged step ended (its diverged_at is set)
 
     # While the worker computes, every call from Qt into Python on the GUI thread (a paint(),
-    # a slot) must win the GIL back; Python hands it over only every switch interval (5 ms
-    # by default), so one repaint of a few dozen Python items could stall for 100+ ms.
-    # 1 ms keeps the window fluid and costs training nothing measurable.
-    GIL_SWITCH_INTERVAL_S = 0.001
+    # a slot) must win the GIL back, and so must every numpy call that let it go: the worker
+    # takes it at once and keeps it for a whole switch interval. A token click runs a few
+    # hundred small numpy calls, so at 1 ms it took 0.25-0.3 s during a scalar Run (10 ms
+    # idle); at 0.1 ms it answers in ~30 ms. Training only pays when the GUI is busy.
+    GIL_SWITCH_INTERVAL_S = 0.0001
 
     def __init__(self, trainer, parent=None):
         super().__init__(parent)

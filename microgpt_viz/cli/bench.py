@@ -11,7 +11,7 @@ import time
 
 from core import bench
 from core.engine.data import load_docs, resolve_data_path
-from microgpt_viz.cli.args import UnchosenPreset, add_common, make_trainer
+from microgpt_viz.cli.args import UnchosenPreset, add_common, make_trainer, positive_int
 
 NAME = "bench"
 
@@ -30,6 +30,17 @@ FIGURES = {
     "gui_max_stall_ms": ("max", 100.0),
 }
 
+# Added with --soak N (issue 14): a long session of Steps with a user's interactions in the real window.
+SOAK_FIGURES = {
+    "soak_steps": None,
+    "soak_rss_after_50_mb": None,
+    "soak_rss_end_mb": None,  # bound: within SOAK_RSS_GROWTH_MB of soak_rss_after_50_mb
+    "app_step_median_s": ("max", 0.5),
+    "soak_max_stall_ms": ("max", 100.0),
+    "soak_errors": ("max", 0),
+}
+SOAK_RSS_GROWTH_MB = 200.0
+
 LABELS = {
     "plain_step_s": "plain step (Trainer.step)",
     "record_step_s": "recorded step (Trace + networkx graph)",
@@ -42,6 +53,12 @@ LABELS = {
     "app_start_to_first_paint_s": "app start -> first paint",
     "record_peak_rss_mb": "peak memory of recording (16-pos latest)",
     "gui_max_stall_ms": "longest GUI stall during Run N",
+    "soak_steps": "soak: Steps taken",
+    "soak_rss_after_50_mb": "soak: memory after Step 50",
+    "soak_rss_end_mb": "soak: memory after the last Step",
+    "app_step_median_s": "soak: Step (update, record, redraw), median",
+    "soak_max_stall_ms": "soak: longest GUI stall",
+    "soak_errors": "soak: message boxes and exceptions",
 }
 
 
@@ -67,6 +84,11 @@ def add_parser(subparsers):
     add_common(parser)
     parser.set_defaults(preset=UnchosenPreset("original"))  # --size takes latest unless --preset says otherwise
     parser.add_argument("--json", action="store_true", help="print one JSON object with the figures (null: not available)")
+    parser.add_argument(
+        "--soak", type=positive_int, default=None, metavar="N",
+        help="also drive the window offscreen through N Steps with a user's clicks (every 10th Step: a token, "
+             "two groups, a colour, a search) and report memory, Step time, stalls and errors (300: ~10 minutes)",
+    )
     parser.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # fewer repeats, for tests
     parser.add_argument(
         "--size", action="store_true",
@@ -116,6 +138,9 @@ def run(args):
     _step_figures(figures, trainer, settings)
     _view_figures(figures, trainer, load_docs(data_path))
     _process_figures(figures, str(data_path), args.preset, settings)
+    if args.soak:
+        figures.values.update(dict.fromkeys(SOAK_FIGURES))
+        figures.measure(f"a soak of {args.soak} Steps in the window", None, lambda: figures.values.update(soak_figures(args)))
     for note in figures.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
@@ -208,6 +233,16 @@ def _process_figures(figures, data, preset_name, settings):
     )
 
 
+def soak_figures(args):
+    """The SOAK_FIGURES of `--soak N`, on a fresh trainer made from the command's options."""
+    result = _perf().soak(args.soak, trainer=make_trainer(args), preset_name=args.preset)
+    for text in result["error_texts"]:
+        print(f"note: soak error: {text}", file=sys.stderr)
+    if result["longest_stall_during"]:
+        print(f"note: soak: the longest stall came during the {result['longest_stall_during']}", file=sys.stderr)
+    return {key: None if result[key] is None else float(result[key]) for key in SOAK_FIGURES}
+
+
 def _layout():
     from core.views import layout
 
@@ -221,7 +256,7 @@ def _perf():
 
 
 def _verdict(key, value):
-    bound = FIGURES[key]
+    bound = FIGURES.get(key, SOAK_FIGURES.get(key))
     if value is None:
         return "not available"
     if bound is None:
@@ -234,7 +269,7 @@ def _verdict(key, value):
 def _print_table(figures, preset_name, settings):
     v, x = figures.values, figures.extra
     print(f"microgpt-viz bench, preset {preset_name}, medians of {settings.repeats} steps")
-    for key in FIGURES:
+    for key in v:
         value = v[key]
         shown = "n/a" if value is None else f"{value:.4g}"
         print(f"  {LABELS[key]:<42} {key:<32} {shown:>10}  {_verdict(key, value)}")
@@ -248,3 +283,7 @@ def _print_table(figures, preset_name, settings):
     if "overview_nodes" in x:
         layout = f", layout {x['overview_layout_s']:.2f} s" if "overview_layout_s" in x else ""
         print(f"  overview graph: {x['overview_nodes']} nodes{layout}")
+    if v.get("soak_rss_end_mb") is not None and v.get("soak_rss_after_50_mb") is not None:
+        growth = v["soak_rss_end_mb"] - v["soak_rss_after_50_mb"]
+        verdict = "ok" if growth <= SOAK_RSS_GROWTH_MB else "OVER"
+        print(f"  soak: memory grew {growth:.0f} MB from Step 50 to the end  {verdict} (<= {SOAK_RSS_GROWTH_MB:g})")

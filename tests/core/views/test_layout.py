@@ -141,3 +141,33 @@ def test_other_graphviz_failures_are_not_retried(monkeypatch):
     with pytest.raises(layout.GraphvizFailed, match="syntax error"):
         layout.run_dot("digraph { graph [rankdir=TB]; a -> }", "json0")
     assert len(calls) == 1
+
+
+def test_layout_bytes_is_what_a_layout_really_holds(trace):
+    import json
+    import tracemalloc
+
+    rendered = View.for_token(trace, 1, level="scalar").focus("pos1/layer0/attn").render()
+    doc = json.loads(layout.run_dot(layout.layout_source(rendered), "json0"))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    placed = layout.parse_json_layout(doc, "TB", 0.0)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert held / 2 <= layout.layout_bytes(placed) <= held * 2
+
+
+def test_the_cache_is_bounded_by_bytes_not_by_count(trace, monkeypatch):
+    small = [View.for_token(trace, t).render() for t in range(trace.positions)]
+    big = View.for_token(trace, 3, level="scalar").focus("pos3/layer0/attn").render()
+    small_bytes = [layout.layout_bytes(layout_view(r)) for r in small]
+    big_bytes = layout.layout_bytes(layout_view(big))
+    assert big_bytes > sum(small_bytes)
+    monkeypatch.setattr(layout, "CACHE_BYTES", big_bytes + small_bytes[-1])
+    layout.clear_cache()
+    for r in small:
+        layout_view(r)
+    assert len(layout._cache) == len(small)  # every small one fits, however many
+    layout_view(big)
+    assert layout.cached_bytes() <= layout.CACHE_BYTES
+    assert list(layout._cache) == [(small[-1].shape_key, "TB"), (big.shape_key, "TB")]  # the oldest went

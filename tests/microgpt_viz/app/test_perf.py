@@ -52,3 +52,30 @@ def test_browse_profile_takes_every_action_and_every_debugging_dock(qapp, docs):
     for what, (stall_ms, seconds) in figures.items():
         assert stall_ms >= 0 and math.isfinite(stall_ms) and seconds >= 0, what
     assert figures["show the whole step"][1] > 0  # it waited for the drawn graph
+
+
+def test_soak_drives_steps_and_interactions_and_counts_every_error(qapp, docs, monkeypatch):
+    import threading
+
+    real_advance, calls = stepping.advance, []
+
+    def advance_with_two_faults(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first Step fails in the worker: a message box
+            raise RuntimeError("injected failure")
+        if len(calls) == 3:  # the second Step's time, a Python thread dies
+            thread = threading.Thread(target=lambda: 1 / 0, name="injected")
+            thread.start()
+            thread.join()
+        return real_advance(*args, **kwargs)
+
+    monkeypatch.setattr(stepping, "advance", advance_with_two_faults)
+    trainer = Trainer(docs, preset("original", n_embd=8, n_head=2))
+    result = perf.soak(4, trainer=trainer, interact_every=2)
+    assert result["soak_steps"] == 4 and len(result["step_seconds"]) == 4
+    assert result["soak_errors"] == 2, result["error_texts"]
+    assert any("injected failure" in text for text in result["error_texts"])
+    assert any("ZeroDivisionError" in text and "injected" in text for text in result["error_texts"])
+    assert trainer.step_index == 3  # one of the four Steps failed and took no update
+    assert result["app_step_median_s"] > 0 and result["soak_max_stall_ms"] > 0
+    assert result["soak_rss_end_mb"] > 0 and result["soak_rss_after_50_mb"] > 0

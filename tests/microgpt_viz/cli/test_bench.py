@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from core import bench
 from core.engine.config import preset
@@ -89,3 +90,28 @@ def test_bench_size_checks_the_size_like_every_command(tmp_path, cli):
     data.write_text("\n".join(DOCS) + "\n")
     done = cli("bench", "--size", "--data", data, "--n-embd", "10", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == "microgpt-viz: error: n_embd (10) must be divisible by n_head (4)"
+
+
+SOAK_KEYS = ["soak_steps", "soak_rss_after_50_mb", "soak_rss_end_mb", "app_step_median_s", "soak_max_stall_ms", "soak_errors"]
+
+
+def test_soak_option_reports_the_soak_figures(tmp_path, monkeypatch):
+    pytest.importorskip("pytestqt")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    from microgpt_viz.cli import bench as bench_command
+    from microgpt_viz.cli.main import build_parser
+
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(DOCS) + "\n")
+    args = build_parser().parse_args(["bench", "--soak", "3", "--data", str(data), "--n-embd", "8", "--n-head", "2"])
+    figures = bench_command.soak_figures(args)
+    assert list(figures) == SOAK_KEYS == list(bench_command.SOAK_FIGURES)
+    assert figures["soak_steps"] == 3.0 and figures["soak_errors"] == 0.0
+    for key, value in figures.items():
+        assert isinstance(value, float) and np.isfinite(value) and value >= 0, key
+
+
+def test_soak_needs_a_positive_number_of_steps(cli):
+    done = cli("bench", "--soak", "0")
+    assert done.returncode == 2 and "--soak" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

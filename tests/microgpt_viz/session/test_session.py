@@ -6,6 +6,7 @@ from core.engine.train import Trainer
 from microgpt_viz.session import stepping
 from microgpt_viz.session.history import History, Location
 from microgpt_viz.session.select_script import Action, SelectError, parse
+from core.views.view import View
 from microgpt_viz.session.model import Session, scalar_of
 
 DOCS = ["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper"]
@@ -221,3 +222,59 @@ def test_rewind_past_the_kept_history_says_why_in_one_line():
     result = stepping.rewind(fresh, 7)
     assert "not between 0 and the current step 2" in result.error and result.details is None
     assert result.step_index == 2 and result.losses == fresh.losses  # nothing moved
+
+
+def test_a_step_closes_what_navigation_opened_and_keeps_what_the_user_opened(session, trainer):
+    session.expand("pos1/layer0/mlp")
+    baseline = set(session.view.expanded)
+    trace = session.trace
+    for query_position in (0, 1):  # two click-throughs to attention weights, each opening its head
+        session.select_node(int(trace.attention_nodes[0, 2, query_position, 0]))
+    session.select_position(1)
+    last = int(trace.attention_nodes[0, 3, 1, 1])
+    session.select_node(last)  # the value on screen when Step is pressed
+    assert len(session.view.expanded) > len(baseline) + 2
+    session.apply_advance(stepping.advance(trainer, 1))
+    assert session.trace.step == 1
+    kept = set(session.view.expanded)
+    assert baseline <= kept  # what the user opened, and the level's own groups
+    # of what navigation opened, only the way to the selected value stays open
+    path_groups = {g for g in kept - baseline}
+    assert path_groups and all(g.startswith("pos1/layer0/attn/head3") or "pos1/layer0/attn/head3".startswith(g) for g in path_groups)
+    assert session.selection.node == last and session.selection.visible == f"n{last}"
+
+
+def test_a_token_switch_carries_only_what_the_user_opened(session):
+    session.expand("pos1/layer0/mlp")
+    weight = int(session.trace.attention_nodes[0, 2, 1, 0])
+    session.select_node(weight)  # opens the head's softmax and what hides the weight in it
+    assert session.rendered().visible_id(weight) == f"n{weight}"
+    session.select_position(2)
+    fresh = View.for_token(session.trace, 2).expand("pos2/layer0/mlp")
+    assert session.view.expanded == fresh.expanded
+
+
+def test_open_groups_stay_bounded_over_many_steps_of_navigation(session, trainer):
+    for step in range(6):
+        trace = session.trace
+        heads = trace.attention_nodes.shape[1]
+        for jump in range(3):  # click-through to a different weight every time
+            query = (step + jump) % trace.positions
+            session.select_node(int(trace.attention_nodes[0, (step + jump) % heads, query, query // 2]))
+        session.apply_advance(stepping.advance(trainer, 1))
+        selected = session.selection.node
+        # no more than a fresh view opens to show the value selected last
+        fresh = View.for_token(session.trace, session.position)
+        if selected is not None:  # else it was beyond the new step's nodes, and nothing stays open for it
+            fresh.reveal(selected)
+        assert session.view.expanded == fresh.expanded, step
+
+
+def test_a_group_the_user_closed_stays_closed_over_a_step_and_a_token_switch(session, trainer):
+    opened_by_level = "pos1/layer0/attn"
+    assert opened_by_level in session.view.expanded
+    session.toggle(opened_by_level)
+    session.apply_advance(stepping.advance(trainer, 1))
+    assert opened_by_level not in session.view.expanded
+    session.select_position(2)
+    assert "pos2/layer0/attn" not in session.view.expanded and "pos2/layer0" in session.view.expanded
