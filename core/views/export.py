@@ -17,7 +17,7 @@ import re
 
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
-from core.views.layout import nesting, order_lines, quote, run_dot, sibling_runs
+from core.views.layout import nesting, order_lines, quote, run_dot, run_in_model_order, sibling_runs
 from core.views.rendered import box_text
 
 FORMATS = ("dot", "svg", "pdf", "png")
@@ -123,7 +123,7 @@ def render_diagram(source, fmt, fit=None):
         # `!` scales up as well as down; the size includes the pad, and is floored so rounding
         # never makes the picture a pixel larger than asked
         attrs.append(f'size="{math.floor(width / dpi * 1e4) / 1e4:.4f},{math.floor(height / dpi * 1e4) / 1e4:.4f}!"')
-    drawn = run_dot(_with_graph_attrs(source, attrs), fmt, timeout=120)
+    drawn = run_in_model_order(_with_graph_attrs(source, attrs), fmt, timeout=120)
     if fmt == "svg" and fit is not None:
         drawn = _svg_fitted(drawn, fit)
     return drawn
@@ -149,7 +149,7 @@ def _svg_fitted(svg, fit):
 def measure(source):
     """(width, height) of the whole picture at its natural size in points (pad included), and the
     size in points of the smallest text drawn in it, from Graphviz's layout."""
-    laid_out = json.loads(run_dot(_with_graph_attrs(source, ["dpi=72"]), "json", timeout=120))
+    laid_out = json.loads(run_in_model_order(_with_graph_attrs(source, ["dpi=72"]), "json", timeout=120))
     x0, y0, x1, y1 = (float(v) for v in laid_out["bb"].split(","))
     sizes = [op["size"] for obj in [laid_out, *laid_out.get("objects", ()), *laid_out.get("edges", ())]
              for key, ops in obj.items() if key.startswith("_") and key.endswith("draw_")
