@@ -85,8 +85,13 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, "  ")
     out.extend(order_lines(runs.get(None, []), rankdir, "  "))
     label_edges = len(rendered.edges) <= READABLE_EDGES
+    # a label gets room of its own between the ranks (an xlabel, placed after the layout, sat on
+    # the border of the box it points to), but the extra ranks that makes undo the anchors that
+    # hold open siblings in order (heads under LR): there, the labels are xlabels
+    anchored = any(not all(is_box for _, is_box in run) for found in runs.values() for run in found)
+    label_key = "xlabel" if anchored else "label"
     for e in rendered.edges:
-        out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges)};")
+        out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges and label_key)};")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -245,13 +250,13 @@ def _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, indent)
     out.append(f"{indent}}}")
 
 
-def _edge_attrs(e, th, label_edges):
+def _edge_attrs(e, th, label_key):
+    """Attributes of an edge; label_key: `label` or `xlabel` for its local gradient, or None."""
     attrs = []
     if e.count > 1:
         attrs.append(f"penwidth={th.penwidth * (1 + 0.5 * math.log10(e.count)):.2f}")
-    if label_edges and e.local_grad is not None:
-        # an xlabel is placed after layout and dropped where it would overlap (forcelabels=false)
-        attrs.append(f"xlabel={quote(_short(e.local_grad))}")
+    if label_key and e.local_grad is not None:
+        attrs.append(f"{label_key}={quote(_short(e.local_grad))}")
     return f" [{', '.join(attrs)}]" if attrs else ""
 
 

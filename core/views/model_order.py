@@ -25,7 +25,7 @@ None when dot's order is the model's already (then dot's own drawing is used).
 """
 import re
 
-from core.views.layout import ANCHOR
+from core.views.layout import ANCHOR, quote
 
 _TOP_CLUSTER = re.compile(r'^  subgraph ("(?:[^"\\]|\\.)*") \{$')
 _ANY_CLUSTER = re.compile(r'^\s*subgraph ("(?:[^"\\]|\\.)*") \{$')
@@ -44,17 +44,15 @@ def unquote(token):
 
 def rearranged_source(source, laid_out):
     """DOT source for `dot -Kneato -n2` drawing `source` with its top-level boxes in the order they
-    are written in, from dot's layout of it (`-Tjson0`, parsed); None when no box has to move."""
+    are written in, from dot's layout of it (`-Tjson0`, parsed), and with the edges that dot ran
+    through a frame's title routed around it; None when no box has to move and no edge crosses a
+    title."""
     lines = source.splitlines()
     top = [unquote(m.group(1)) for m in map(_TOP_CLUSTER.match, lines) if m]
     rows = [[unquote(name) for name in _QUOTED.findall(m.group(1))] for m in map(_ROW.match, lines) if m]
-    if len(top) < 2 and not rows:
-        return None
     geometry = _Geometry(laid_out, laid_out.get("rankdir", "TB"))
     shifts = (geometry.shifts(top) if len(top) > 1 else None) or {}
     geometry.put_rows_in_order(rows, shifts)
-    if not shifts:
-        return None
     return _placed_source(source, geometry, shifts)
 
 
@@ -277,14 +275,25 @@ def _placed_source(source, geometry, shifts):
         dx, dy = geometry.delta(shifts.get(("node", gvid), 0.0))
         node_at[node["name"]] = _moved_point(node["pos"], dx, dy)
         node_shift[node["name"]] = shifts.get(("node", gvid), 0.0)
-    routes = {}
+    titles = _title_obstacles(geometry, shifts, node_at)
+    routes, crossing = {}, 0
     for edge in geometry.edges:
         tail, head = geometry.nodes[edge["tail"]]["name"], geometry.nodes[edge["head"]]["name"]
         if ("pos" not in edge or tail not in node_shift or node_shift[tail] != node_shift[head]
                 or edge["tail"] in geometry.rerouted or edge["head"] in geometry.rerouted):
             continue  # its ends moved apart: neato routes it again
         dx, dy = geometry.delta(node_shift[tail])
-        routes.setdefault((tail, head), []).append(_moved_spline(edge["pos"], dx, dy))
+        route = _moved_spline(edge["pos"], dx, dy)
+        label_at = f'lp="{_moved_point(edge["lp"], dx, dy)}"' if "lp" in edge else None
+        if any(_crosses(route, title) for title in titles.values()):
+            # routed again, around the title; its label stays in the room dot made for it
+            crossing += 1
+            if label_at:
+                routes.setdefault((tail, head), []).append(label_at)
+            continue
+        routes.setdefault((tail, head), []).append(f'pos="{route}"' + (f", {label_at}" if label_at else ""))
+    if not shifts and not crossing:
+        return None
     lines = []
     for line in source.splitlines():
         if f'"{ANCHOR} ' in line:
@@ -306,7 +315,7 @@ def _placed_source(source, geometry, shifts):
             indent, tail, head, attrs = edge.groups()
             route = routes.get((unquote(tail), unquote(head)))
             if route:
-                attrs = _with_attrs(attrs, f'pos="{route.pop(0)}"')
+                attrs = _with_attrs(attrs, route.pop(0))
             lines.append(f"{indent}{tail} -> {head}{attrs or ''};")
         elif node and unquote(node.group(2)) in node_at:
             indent, name, attrs = node.groups()
@@ -315,5 +324,51 @@ def _placed_source(source, geometry, shifts):
             lines.append(line)
     closing = max(i for i, line in enumerate(lines) if line.strip() == "}")
     # the picture keeps dot's bounding box; the routes made again are curves around the boxes
-    lines.insert(closing, f'  graph [bb="{geometry.grown_bb()}", splines=true];')
+    # and around the frames' titles, which neato would otherwise run them through
+    extra = [f'  graph [bb="{geometry.grown_bb()}", splines=true];']
+    extra += [f'  {quote(f"{ANCHOR} title {name}")} [shape=box, style=invis, label="", fixedsize=true, '
+              f'width={w / 72:.3f}, height={h / 72:.3f}, pos="{x:.2f},{y:.2f}"];'
+              for name, (x, y, w, h) in titles.items()]
+    lines[closing:closing] = extra
     return "\n".join(lines) + "\n"
+
+
+def _crosses(route, title):
+    """Whether a B-spline route ("e,x,y x,y ...", points) runs through a title's box."""
+    x, y, w, h = title
+    points = [tuple(float(v) for v in part.split(",")[-2:]) for part in route.split() if part[:2] not in ("e,", "s,")]
+    for k in range(0, len(points) - 3, 3):
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[k:k + 4]
+        for step in range(17):
+            t = step / 16
+            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3
+            px, py = a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
+            if abs(px - x) < w / 2 and abs(py - y) < h / 2:
+                return True
+    return False
+
+
+# neato routes nothing when two obstacles come closer than its margin around each (esep, 3
+# points by default): a title is an obstacle only where it keeps clear of every box
+TITLE_CLEARANCE = 6.5
+
+
+def _title_obstacles(geometry, shifts, node_at):
+    """Cluster name -> (x, y, width, height) in points of its title, as moved; titles that come
+    too close to a box are left out."""
+    boxes = []
+    for node in geometry.nodes.values():
+        if node["name"] in node_at:
+            x, y = (float(v) for v in node_at[node["name"]].split(","))
+            boxes.append((x, y, 72 * float(node["width"]), 72 * float(node["height"])))
+    titles = {}
+    for name, cluster in geometry.clusters.items():
+        if not cluster.get("label") or "lp" not in cluster or "lwidth" not in cluster:
+            continue
+        dx, dy = geometry.delta(shifts.get(("cluster", name), 0.0))
+        x, y = (float(v) for v in _moved_point(cluster["lp"], dx, dy).split(","))
+        w, h = 72 * float(cluster["lwidth"]), 72 * float(cluster["lheight"])
+        if all(abs(x - bx) >= (w + bw) / 2 + TITLE_CLEARANCE or abs(y - by) >= (h + bh) / 2 + TITLE_CLEARANCE
+               for bx, by, bw, bh in boxes):
+            titles[name] = (x, y, w, h)
+    return titles
