@@ -310,6 +310,8 @@ def _placed_source(source, geometry, shifts):
                 box = f'bb="{_moved_box(laid["bb"], dx, dy)}"'
                 if "lp" in laid:
                     box += f', lp="{_moved_point(laid["lp"], dx, dy)}"'
+                if "lwidth" in laid:  # the title's size, read back like dot's own (tests, the app)
+                    box += f', lwidth={laid["lwidth"]}, lheight={laid["lheight"]}'
                 lines.append(f"{line[:len(line) - len(line.lstrip())]}  graph [{box}];")
         elif edge:
             indent, tail, head, attrs = edge.groups()
