@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.trace.index import gather, index_of
+from core.views.model_order import ANCHOR, NEATO_FLAGS, rearranged_source
 from core.views.rendered import box_text
 
 FONT_SIZE = 10.0  # points; the box sizes below assume this font
@@ -96,8 +97,6 @@ def run_in_model_order(source, fmt, timeout=60):
     dot shuffles them; core/views/model_order.py says why and how they are moved back. When they
     have to move, the picture is drawn from the moved positions instead of dot's own drawing.
     """
-    from core.views.model_order import NEATO_FLAGS, rearranged_source
-
     laid_out = run_dot(source, "json0", timeout)
     moved = rearranged_source(source, json.loads(laid_out))
     if moved is not None:
@@ -260,8 +259,6 @@ def sibling_runs(rendered, children, members):
             runs[parent] = found
     return runs
 
-
-ANCHOR = "order"  # names the invisible anchors; the space after it keeps them apart from every visible id
 
 
 def order_lines(runs, rankdir, indent):

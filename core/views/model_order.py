@@ -25,7 +25,6 @@ None when dot's order is the model's already (then dot's own drawing is used).
 """
 import re
 
-from core.views.layout import ANCHOR, quote
 
 _TOP_CLUSTER = re.compile(r'^  subgraph ("(?:[^"\\]|\\.)*") \{$')
 _ANY_CLUSTER = re.compile(r'^\s*subgraph ("(?:[^"\\]|\\.)*") \{$')
@@ -34,8 +33,13 @@ _EDGE = re.compile(r'^(\s*)("(?:[^"\\]|\\.)*") -> ("(?:[^"\\]|\\.)*")( \[.*\])?;
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _ROW = re.compile(r'^\s*\{rank=same; ((?:"(?:[^"\\]|\\.)*"; ?)+)\}$')  # closed boxes of one row, in model order
 MIN_GAP = 18.0  # points between two columns, dot's own nodesep of 0.25 inch
+ANCHOR = "order"  # names the invisible anchors; the space after it keeps them apart from every visible id
 # the flags that make `dot` draw with positions and edge routes given (see module docstring)
 NEATO_FLAGS = ("-Kneato", "-n2")
+
+
+def _escaped(text):
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def unquote(token):
@@ -328,7 +332,7 @@ def _placed_source(source, geometry, shifts):
     # the picture keeps dot's bounding box; the routes made again are curves around the boxes
     # and around the frames' titles, which neato would otherwise run them through
     extra = [f'  graph [bb="{geometry.grown_bb()}", splines=true];']
-    extra += [f'  {quote(f"{ANCHOR} title {name}")} [shape=box, style=invis, label="", fixedsize=true, '
+    extra += [f'  "{ANCHOR} title {_escaped(name)}" [shape=box, style=invis, label="", fixedsize=true, '
               f'width={w / 72:.3f}, height={h / 72:.3f}, pos="{x:.2f},{y:.2f}"];'
               for name, (x, y, w, h) in titles.items()]
     lines[closing:closing] = extra
