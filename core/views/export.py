@@ -17,7 +17,7 @@ import re
 
 from core.views.colour_scale import fill_of, hex_colour, scale_for, text_rgb_on
 from core.views.export_style import COLOR_BY, MODE_OF, theme
-from core.views.layout import nesting, order_lines, quote, run_dot, sibling_runs
+from core.views.layout import nesting, order_lines, quote, run_dot, run_in_model_order, sibling_runs
 from core.views.rendered import box_text
 
 FORMATS = ("dot", "svg", "pdf", "png")
@@ -85,8 +85,13 @@ def to_dot(rendered, theme_name="light", rankdir="LR", color_by="grad", title=No
         _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, "  ")
     out.extend(order_lines(runs.get(None, []), rankdir, "  "))
     label_edges = len(rendered.edges) <= READABLE_EDGES
+    # a label gets room of its own between the ranks (an xlabel, placed after the layout, sat on
+    # the border of the box it points to), but the extra ranks that makes undo the anchors that
+    # hold open siblings in order (heads under LR): there, the labels are xlabels
+    anchored = any(not all(is_box for _, is_box in run) for found in runs.values() for run in found)
+    label_key = "xlabel" if anchored else "label"
     for e in rendered.edges:
-        out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges)};")
+        out.append(f"  {quote(e.source)} -> {quote(e.target)}{_edge_attrs(e, th, label_edges and label_key)};")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -123,7 +128,7 @@ def render_diagram(source, fmt, fit=None):
         # `!` scales up as well as down; the size includes the pad, and is floored so rounding
         # never makes the picture a pixel larger than asked
         attrs.append(f'size="{math.floor(width / dpi * 1e4) / 1e4:.4f},{math.floor(height / dpi * 1e4) / 1e4:.4f}!"')
-    drawn = run_dot(_with_graph_attrs(source, attrs), fmt, timeout=120)
+    drawn = run_in_model_order(_with_graph_attrs(source, attrs), fmt, timeout=120)
     if fmt == "svg" and fit is not None:
         drawn = _svg_fitted(drawn, fit)
     return drawn
@@ -149,7 +154,7 @@ def _svg_fitted(svg, fit):
 def measure(source):
     """(width, height) of the whole picture at its natural size in points (pad included), and the
     size in points of the smallest text drawn in it, from Graphviz's layout."""
-    laid_out = json.loads(run_dot(_with_graph_attrs(source, ["dpi=72"]), "json", timeout=120))
+    laid_out = json.loads(run_in_model_order(_with_graph_attrs(source, ["dpi=72"]), "json", timeout=120))
     x0, y0, x1, y1 = (float(v) for v in laid_out["bb"].split(","))
     sizes = [op["size"] for obj in [laid_out, *laid_out.get("objects", ()), *laid_out.get("edges", ())]
              for key, ops in obj.items() if key.startswith("_") and key.endswith("draw_")
@@ -245,13 +250,13 @@ def _cluster(c, children, members, runs, rankdir, th, scale, sizes, out, indent)
     out.append(f"{indent}}}")
 
 
-def _edge_attrs(e, th, label_edges):
+def _edge_attrs(e, th, label_key):
+    """Attributes of an edge; label_key: `label` or `xlabel` for its local gradient, or None."""
     attrs = []
     if e.count > 1:
         attrs.append(f"penwidth={th.penwidth * (1 + 0.5 * math.log10(e.count)):.2f}")
-    if label_edges and e.local_grad is not None:
-        # an xlabel is placed after layout and dropped where it would overlap (forcelabels=false)
-        attrs.append(f"xlabel={quote(_short(e.local_grad))}")
+    if label_key and e.local_grad is not None:
+        attrs.append(f"{label_key}={quote(_short(e.local_grad))}")
     return f" [{', '.join(attrs)}]" if attrs else ""
 
 

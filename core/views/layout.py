@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.trace.index import gather, index_of
+from core.views.model_order import ANCHOR, NEATO_FLAGS, rearranged_source
 from core.views.rendered import box_text
 
 FONT_SIZE = 10.0  # points; the box sizes below assume this font
@@ -90,9 +91,25 @@ def run_dot(source, fmt, timeout=60):
     return _run_dot_once(source.replace("graph [", "graph [splines=line, ", 1), fmt, timeout)
 
 
-def _run_dot_once(source, fmt, timeout):
+def run_in_model_order(source, fmt, timeout=60):
+    """run_dot, with top-level boxes (positions) in the order the source lists them, model order.
+
+    dot shuffles them; core/views/model_order.py says why and how they are moved back. When they
+    have to move, the picture is drawn from the moved positions instead of dot's own drawing.
+    """
+    laid_out = run_dot(source, "json0", timeout)
+    moved = rearranged_source(source, json.loads(laid_out))
+    if moved is not None:
+        try:
+            return _run_dot_once(moved, fmt, timeout, *NEATO_FLAGS)
+        except GraphvizFailed:
+            pass  # the edges could not be routed again: dot's own order is still a picture
+    return laid_out if fmt == "json0" else run_dot(source, fmt, timeout)
+
+
+def _run_dot_once(source, fmt, timeout, *flags):
     try:
-        done = subprocess.run([dot_path(), f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+        done = subprocess.run([dot_path(), *flags, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
     except FileNotFoundError:
         raise GraphvizNotFound() from None
     except subprocess.TimeoutExpired:
@@ -214,8 +231,10 @@ def sibling_runs(rendered, children, members):
     the same depth of the view's graph: parallel copies such as positions, heads, or q k v,
     which dot puts side by side on its own but in an order of its choosing (pos0 pos3 pos1 pos2).
     Each run lists, in model order, the deepest node of each sibling (the one order_lines hangs
-    its anchor from) and whether the sibling is a closed box (the node itself). Single values and parameter matrices are left where dot puts them: a row
-    of parameters held together would pull each one far from the block that uses it.
+    its anchor from) and whether the sibling is a closed box (the node itself). Single values and
+    parameter matrices are left where dot puts them: a row of parameters held together would pull
+    each one far from the block that uses it. Rows of closed boxes only (q k v) and the top level
+    are put in order after the layout (core/views/model_order.py).
     """
     depth = _longest_path_depths(rendered)
     place = {n.id: k for k, n in enumerate(rendered.nodes)}
@@ -227,7 +246,7 @@ def sibling_runs(rendered, children, members):
             inside.setdefault(group, []).extend(nodes)
             group = parent_of.get(group)
     runs = {}
-    for parent in parent_of:  # see order_lines for why the top level is left to dot
+    for parent in parent_of:  # the top level is put in order after the layout (core/views/model_order.py)
         siblings = [(n.id, [n]) for n in members.get(parent, []) if n.kind != "value" and not n.scope.startswith("params")]
         siblings += [(c.id, inside[c.id]) for c in children.get(parent, []) if c.id in inside and not c.id.startswith("params")]
         by_depth = {}
@@ -235,14 +254,11 @@ def sibling_runs(rendered, children, members):
             entry = min(nodes, key=lambda n: place[n.id])
             deepest = max(nodes, key=lambda n: (depth[n.id], place[n.id]))
             by_depth.setdefault(depth[entry.id], []).append((deepest.id, len(nodes) == 1 and nodes[0].id == sibling))
-        # closed boxes alone are left to dot: anchors below a row of them did not hold its order
-        found = [run for _, run in sorted(by_depth.items()) if len(run) > 1 and not any(is_box for _, is_box in run)]
+        found = [run for _, run in sorted(by_depth.items()) if len(run) > 1]
         if found:
             runs[parent] = found
     return runs
 
-
-ANCHOR = "order"  # names the invisible anchors; the space after it keeps them apart from every visible id
 
 
 def order_lines(runs, rankdir, indent):
@@ -260,6 +276,10 @@ def order_lines(runs, rankdir, indent):
         boxes = [quote(node) for node, is_box in run if is_box]
         if len(boxes) > 1:  # closed boxes of one depth side by side, as they would be without the anchors
             lines.append(f"{indent}{{rank=same; {'; '.join(boxes)};}}")
+        if len(boxes) == len(run):
+            # anchors below a row of closed boxes do not hold its order: model_order puts the
+            # row, written in model order above, in that order after the layout
+            continue
         anchors = [quote(f"{ANCHOR} {node}") for node, _ in run]
         for anchor in anchors:
             lines.append(f'{indent}{anchor} [style=invis, shape=point, width=0.01, height=0.01, fixedsize=true, label=""];')
@@ -349,7 +369,7 @@ def layout_view(rendered, rankdir="TB"):
         return hit[0]
     cache_stats["misses"] += 1
     start = time.perf_counter()
-    raw = run_dot(layout_source(rendered, rankdir), "json0")
+    raw = run_in_model_order(layout_source(rendered, rankdir), "json0")
     layout = parse_json_layout(json.loads(raw), rankdir, time.perf_counter() - start)
     _cache[key] = (layout, layout_bytes(layout))
     while cached_bytes() > CACHE_BYTES and len(_cache) > 1:  # the newest stays, however big

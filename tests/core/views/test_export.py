@@ -5,7 +5,7 @@ import pytest
 
 from core.engine.config import preset
 from core.views.export import MAX_NODES, ViewTooLarge, render_diagram, to_dot
-from core.views.layout import GraphvizNotFound, run_dot
+from core.views.layout import GraphvizNotFound, quote, run_dot
 from core.engine.train import Trainer
 from core.views.view import View
 from microgpt_viz.cli.main import main
@@ -48,7 +48,9 @@ def test_values_are_micrograd_records_with_op_data_grad(trace):
     assert 'shape="record"' in line
     assert f"data {value.data:.4g}" in line and f"grad {value.grad:.4g}" in line
     # local gradients label single scalar edges
-    assert "xlabel=" in dot
+    edge = next(e for e in rendered.edges if e.local_grad is not None)
+    line = next(l for l in dot.splitlines() if l.strip().startswith(f'"{edge.source}" -> "{edge.target}"'))
+    assert f"label={quote(f'{edge.local_grad:.3g}')}" in line
 
 
 def test_groups_show_their_counts_and_vectors_are_stacked(trace):
@@ -146,3 +148,17 @@ def test_acceptance_emma_token_2_module_diagram(names_path, tmp_path, capsys):
     assert 5 <= nodes <= 400
     svg = out.read_text()
     assert svg.count('class="node"') == nodes and "softmax" in svg
+
+
+def edge_label_keys(dot):
+    """The attribute names that carry edge labels in DOT source: label, xlabel or both."""
+    return set(re.findall(r'^\s*"[^"]*" -> "[^"]*" \[(?:[^\]]*, )?(x?label)=', dot, flags=re.M))
+
+
+def test_edge_labels_get_room_between_the_ranks_unless_anchors_hold_open_siblings(trace):
+    # a softmax close-up: labels of their own, which dot keeps off the boxes' borders
+    closeup = to_dot(View.for_token(trace, 2, level="scalar").focus("pos2/layer0/attn/head2/softmax").render())
+    assert edge_label_keys(closeup) == {"label"}
+    # a cone holds its heads in order with anchors, which the ranks labels add would undo
+    cone = to_dot(View.for_token(trace, 2).render())
+    assert 'order pos2/layer0/attn/head0' in cone and edge_label_keys(cone) == {"xlabel"}
