@@ -19,7 +19,7 @@ NAME = "bench"
 FIGURES = {
     "plain_step_s": None,
     "record_step_s": None,
-    "record_over_plain_step": ("max", 3.0),
+    "record_over_plain_step": ("max", 2.0),  # issue 13: a recorded step at most twice a plain one
     "fast_forward_speedup": ("min", 50.0),
     "fast_forward_max_abs_loss_diff": ("max", 1e-6),
     "view_expand_layout_s": ("max", 0.3),
