@@ -250,31 +250,29 @@ def capture(loss, frame):
     finish(result)
 
 
-def _strip_ours(te):
+def _strip_ours(te, our_files):
     """Drop our frames (and runpy's) from a TracebackException and its chained causes."""
     while te is not None:
         te.stack = traceback.StackSummary.from_list(
-            [f for f in te.stack if f.filename not in RUNPY_NAMES and os.path.realpath(f.filename) != RUNNER_FILE]
+            [f for f in te.stack if f.filename not in RUNPY_NAMES and os.path.realpath(f.filename) not in our_files]
         )
-        _strip_ours(te.__cause__)
+        _strip_ours(te.__cause__, our_files)
         te = te.__context__
 
 
-def script_traceback(error):
+def script_traceback(error, our_files=(RUNNER_FILE,)):
     """The traceback Python itself would print for the script, without our frames."""
     te = traceback.TracebackException(type(error), error, error.__traceback__)
-    _strip_ours(te)
+    _strip_ours(te, our_files)
     return "".join(te.format())
 
 
-def main(argv):
-    global result_path
-    global wanted_backward
-    result_path, wanted_backward = argv[1], int(argv[2])
-    script, args = os.path.abspath(argv[3]), argv[4:]
+def run_as_main(script, args, build_class, finish, our_files=(RUNNER_FILE,)):
+    """Run the script as `python script.py ARGS` would, our class watching on, and hand how it
+    ended to finish (raised, exited or finished), which does not return."""
     sys.argv = [script, *args]
     sys.path[0] = os.path.dirname(os.path.realpath(script))  # as `python script.py` sets it
-    builtins.__build_class__ = _build_class
+    builtins.__build_class__ = build_class
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as e:
@@ -282,8 +280,15 @@ def main(argv):
         finish({"status": "exited", "code": code if isinstance(code, (int, type(None))) else str(code)})
     except BaseException as e:
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        finish({"status": "raised", "error": error, "traceback": script_traceback(e)})
+        finish({"status": "raised", "error": error, "traceback": script_traceback(e, our_files)})
     finish({"status": "finished"})
+
+
+def main(argv):
+    global result_path
+    global wanted_backward
+    result_path, wanted_backward = argv[1], int(argv[2])
+    run_as_main(os.path.abspath(argv[3]), argv[4:], _build_class, finish)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ backward(), "captured" for the graph asked for, or how the script ended (the sta
 child.py: raised, exited, finished, unsupported, internal), after which the process ends.
 Between recorded steps Values are not noted, so the steps the app skips run at nearly full speed.
 """
-import builtins
 import importlib.util
 import os
 import pickle
-import runpy
 import select
 import sys
 import traceback
@@ -160,22 +158,6 @@ def finish(message):
     os._exit(0)
 
 
-def _strip_ours(te):
-    """Drop our frames (and runpy's) from a TracebackException and its chained causes."""
-    while te is not None:
-        te.stack = traceback.StackSummary.from_list(
-            [f for f in te.stack if f.filename not in watcher.RUNPY_NAMES and os.path.realpath(f.filename) not in OUR_FILES]
-        )
-        _strip_ours(te.__cause__)
-        te = te.__context__
-
-
-def script_traceback(error):
-    te = traceback.TracebackException(type(error), error, error.__traceback__)
-    _strip_ours(te)
-    return "".join(te.format())
-
-
 def main(argv):
     global command_fd, message_fd
     command_fd, message_fd = int(argv[1]), int(argv[2])
@@ -183,18 +165,7 @@ def main(argv):
     wait_for_go()
     watcher.noting = target == 1
     watcher._wrap_backward = _wrap_backward  # watch_value_class wraps the script's backward() with ours
-    sys.argv = [script, *args]
-    sys.path[0] = os.path.dirname(os.path.realpath(script))  # as `python script.py` sets it
-    builtins.__build_class__ = watcher._build_class
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        code = e.code
-        finish({"status": "exited", "code": code if isinstance(code, (int, type(None))) else str(code)})
-    except BaseException as e:
-        error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        finish({"status": "raised", "error": error, "traceback": script_traceback(e)})
-    finish({"status": "finished"})
+    watcher.run_as_main(script, args, watcher._build_class, finish, OUR_FILES)
 
 
 if __name__ == "__main__":
