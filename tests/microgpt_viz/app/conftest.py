@@ -112,3 +112,20 @@ def make_window(qtbot, tmp_path, boxes, docs):
 def window(make_window):
     """A window on `docs` that has recorded step 0 and shows its graph."""
     return make_window()
+
+
+@pytest.fixture
+def names(tmp_path, docs):
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(docs) + "\n")
+    return path
+
+
+@pytest.fixture
+def open_script(qtbot, settle, wait_ms):
+    """open_script(window, path, args=(), **kwargs): open a user script and wait until its step is on screen."""
+    def open_(window, path, args=(), **kwargs):
+        with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
+            assert window.script.open(path, args, **kwargs)
+        settle(window)
+    return open_

@@ -11,23 +11,6 @@ from microgpt_viz.app.dialogs.script_dialog import ScriptDialog  # noqa: E402
 from microgpt_viz.app.script_mode import LOCKED_LIVE, SCRIPT_TIPS  # noqa: E402
 
 
-@pytest.fixture
-def names(tmp_path, docs):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(docs) + "\n")
-    return path
-
-
-@pytest.fixture
-def open_script(qtbot, settle, wait_ms):
-    """open_script(window, path, args=(), **kwargs): open a user script and wait until its step is on screen."""
-    def open_(window, path, args=(), **kwargs):
-        with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
-            assert window.script.open(path, args, **kwargs)
-        settle(window)
-    return open_
-
-
 def write_script(folder, body):
     path = folder / "user_script.py"
     path.write_text(textwrap.dedent(body))

@@ -15,23 +15,6 @@ STEPS = 30  # the fixture's planned steps (its learning-rate schedule needs them
 
 
 @pytest.fixture
-def names(tmp_path, docs):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(docs) + "\n")
-    return path
-
-
-@pytest.fixture
-def open_script(qtbot, settle, wait_ms):
-    """open_script(window, path, args=()): open a user script and wait until its first step is on screen."""
-    def open_(window, path, args=()):
-        with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
-            assert window.script.open(path, args)
-        settle(window)
-    return open_
-
-
-@pytest.fixture
 def step_script(qtbot, settle, wait_ms):
     """step_script(window, how): press Step (or run `how`) and wait until the script's next step is shown."""
     def step(window, how=None):

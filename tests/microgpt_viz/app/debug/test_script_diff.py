@@ -5,22 +5,13 @@ import pytest
 pytest.importorskip("pytestqt")
 
 
-@pytest.fixture
-def names(tmp_path, docs):
-    path = tmp_path / "names.txt"
-    path.write_text("\n".join(docs) + "\n")
-    return path
-
-
-def test_microgpts_step_pinned_against_the_scripts_current_step(qtbot, make_window, names, boxes, scripts, settle, wait_ms):
+def test_microgpts_step_pinned_against_the_scripts_current_step(qtbot, make_window, names, open_script, boxes, scripts, settle, wait_ms):
     from core.engine.config import preset
 
     window = make_window(config=preset("latest"))  # the tuples fixture is microgpt's latest, seed 42
     panel = window.debug_panels.diff
     assert panel.pin_built_in.isHidden()  # the model's own step: nothing to compare with microgpt
-    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
-        window.script.open(scripts.tuples, (str(names),))
-    settle(window)
+    open_script(window, scripts.tuples, (str(names),))
     with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
         window.step()  # its second backward(): after one update of its own
     settle(window)
