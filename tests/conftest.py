@@ -37,6 +37,21 @@ def root():
     return ROOT
 
 
+def _process_running(pid):
+    """Whether process `pid` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def process_running():
+    """process_running(pid): whether that process runs (tests that a user's script process ended)."""
+    return _process_running
+
+
 @pytest.fixture(scope="session")
 def scripts():
     """The user-script fixtures in tests/fixtures: three Value styles of microgpt and a micrograd MLP."""

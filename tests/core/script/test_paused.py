@@ -119,7 +119,7 @@ def test_a_script_whose_loop_ends_says_it_finished(tmp_path, scripts, paused):
     assert "done training" in caught.value.output and script.backward_calls == 3 and not script.running
 
 
-def test_close_ends_the_script_and_what_it_started(tmp_path, scripts, paused):
+def test_close_ends_the_script_and_what_it_started(tmp_path, scripts, paused, ends):
     script = paused(write_script(tmp_path, scripts, """
         import subprocess, sys
         from micrograd_engine import Value
@@ -133,13 +133,13 @@ def test_close_ends_the_script_and_what_it_started(tmp_path, scripts, paused):
     helper = int(script.output().split()[0])
     script.close()
     assert script.process.poll() is not None and not script.running
-    assert _ends(helper)
+    assert ends(helper)
     with pytest.raises(ScriptError) as caught:
         script.advance()
     assert caught.value.kind == "closed"
 
 
-def test_the_script_ends_when_the_process_that_stepped_it_goes(tmp_path, scripts):
+def test_the_script_ends_when_the_process_that_stepped_it_goes(tmp_path, scripts, ends, root):
     driver = tmp_path / "driver.py"
     driver.write_text(textwrap.dedent(f"""
         from core.script.paused import PausedScript
@@ -147,34 +147,23 @@ def test_the_script_ends_when_the_process_that_stepped_it_goes(tmp_path, scripts
         script.advance()
         print(script.process.pid, flush=True)
     """))  # and exits without closing it
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_repo_root()), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, str(driver)], capture_output=True, text=True, check=True, env=env).stdout
     child = int(out.split()[-1])
-    assert _ends(child)
+    assert ends(child)
 
 
-def _repo_root():
-    import core
-    return os.path.dirname(os.path.dirname(os.path.abspath(core.__file__)))
-
-
-def _alive(pid):
-    """Whether `pid` runs (a zombie, dead but not yet reaped, counts as ended)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+@pytest.fixture
+def ends(process_running):
+    """ends(pid): True once `pid` has ended; a bounded wait (0.05 s a poll), not a measurement."""
+    def wait(pid, polls=600):
+        import time
+        for _ in range(polls):
+            if not process_running(pid):
+                return True
+            time.sleep(0.05)
         return False
-
-
-def _ends(pid, polls=600):
-    """True once `pid` has ended; a bounded wait (0.05 s a poll), not a measurement."""
-    import time
-    for _ in range(polls):
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+    return wait
 
 
 def test_a_stop_request_while_the_script_starts_ends_it(tmp_path, scripts, paused):

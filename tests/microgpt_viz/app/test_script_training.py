@@ -144,34 +144,25 @@ def test_a_script_whose_loop_ends_says_so_and_step_turns_off(qtbot, window, tmp_
     assert panel.step_button.toolTip() != SCRIPT_TIPS["step"]
 
 
-def test_the_scripts_process_ends_with_another_script_back_to_training_and_the_window(window, tmp_path, scripts, open_script, settle):
+def test_the_scripts_process_ends_with_another_script_back_to_training_and_the_window(window, tmp_path, scripts, open_script, settle, process_running):
     def pid():
         return window.script.live.script.process.pid
 
     open_script(window, scripts.mlp)
     first = pid()
     open_script(window, scripts.mlp)
-    assert pid() != first and not _running(first) and _running(pid())
+    assert pid() != first and not process_running(first) and process_running(pid())
     window.actions["back_to_training"].trigger()
     settle(window)
-    assert not _running(pid := first) and window.script.live.script is None
+    assert not process_running(pid := first) and window.script.live.script is None
     open_script(window, scripts.mlp)
     last = window.script.live.script.process.pid
-    assert _running(last)
+    assert process_running(last)
     window.close()
-    assert not _running(last) and not _running(pid)
+    assert not process_running(last) and not process_running(pid)
 
 
-def _running(pid):
-    """Whether process `pid` runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def test_closing_the_window_during_run_n_ends_the_script(qtbot, window, tmp_path, scripts, open_script, wait_ms):
+def test_closing_the_window_during_run_n_ends_the_script(qtbot, window, tmp_path, scripts, open_script, wait_ms, process_running):
     slow = write_script(tmp_path, scripts, """
         import time
         from micrograd_engine import Value
@@ -185,7 +176,7 @@ def test_closing_the_window_during_run_n_ends_the_script(qtbot, window, tmp_path
     window.run(100000)
     qtbot.waitUntil(lambda: script.backward_calls >= 3, timeout=wait_ms)
     window.close()
-    assert script.process.poll() is not None and not _running(script.process.pid)
+    assert script.process.poll() is not None and not process_running(script.process.pid)
 
 
 def test_a_step_recorded_before_the_window_steps_on_by_running_the_script_again(qtbot, window, boxes, scripts, step_script, settle):
