@@ -1,0 +1,60 @@
+"""A new layout's items are made a slice per event-loop turn (microgpt_viz/app/graph/view.py):
+the old picture stays whole and usable until the new one replaces it in one go."""
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PyQt6.QtCore import Qt  # noqa: E402
+
+from microgpt_viz.app.graph import view as graph_view  # noqa: E402
+from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
+
+
+def closed_group(window):
+    return next(n.id for n in window.session.rendered().nodes if n.kind == "group" and n.expandable)
+
+
+def test_a_new_picture_is_made_over_several_turns_and_replaces_the_old_one_whole(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)  # one item per turn: the slicing shows on any machine
+    view = window.graph.view
+    old = dict(view.nodes)
+    turns_seen = []
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: view.building, timeout=wait_ms)
+    while view.building:  # meanwhile the old picture is the one on screen, every box of it
+        turns_seen.append(dict(view.nodes) == old and all(item.scene() is view.scene() for item in old.values()))
+        qtbot.wait(1)
+    assert len(turns_seen) > 1 and all(turns_seen)
+    settle(window)
+    rendered = window.session.rendered()
+    assert set(view.nodes) == {n.id for n in rendered.nodes} != set(old)
+    scene_items = set(view.scene().items())
+    assert all(item in scene_items for item in list(view.nodes.values()) + list(view.edges.values()))
+    assert len([i for i in scene_items if isinstance(i, graph_view.NodeItem)]) == len(rendered.nodes)
+
+
+def test_a_click_on_the_old_picture_names_only_boxes_the_new_one_still_has(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    opened = closed_group(window)
+    clicked = []
+    view.nodeClicked.connect(clicked.append)
+    window.toggle_group(opened)
+    qtbot.waitUntil(lambda: view.building, timeout=wait_ms)
+    kept = next(i for i in view.nodes if i != opened and i in view._build.ids)
+    for box in (opened, kept):  # the group being opened is a frame in the new picture, not a box
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.view_point_of(box))
+    assert clicked == [kept]
+    settle(window)
+
+
+def test_newer_numbers_for_the_picture_on_its_way_reach_every_box(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: view.building, timeout=wait_ms)
+    window.choose_colour("data")  # while the new picture is being made
+    settle(window)
+    fills, _ = node_fills(window.session.rendered(), "data", None)  # what a picture made now would have
+    assert {vid: item.brush().color().name() for vid, item in view.nodes.items()} == \
+        {vid: fill.name() for vid, (fill, _) in fills.items()}
