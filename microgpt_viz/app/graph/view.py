@@ -25,6 +25,15 @@ CLICK_SLOP = 4  # pixels a press may move and still count as a click
 BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
 
 
+def _run_for(work, budget_s):
+    """Step the generator `work` for up to budget_s; True once it is exhausted."""
+    deadline = time.perf_counter() + budget_s
+    for _ in work:
+        if time.perf_counter() >= deadline:
+            return False
+    return True
+
+
 class _Build:
     """A new picture's items being made into their own scene, a slice per event-loop turn."""
 
@@ -41,11 +50,7 @@ class _Build:
 
     def advance(self, budget_s):
         """Make items for up to budget_s; True once every item is made."""
-        deadline = time.perf_counter() + budget_s
-        for _ in self._work:
-            if time.perf_counter() >= deadline:
-                return False
-        return True
+        return _run_for(self._work, budget_s)
 
     def _make_items(self):
         # reads self.rendered / self.fills as made; a refresh midway marks the build stale instead
@@ -104,6 +109,7 @@ class GraphView(QGraphicsView):
         self._text_visible = True
         self._edge_labels_visible = False
         self._build = None  # a new picture being made (_Build), shown when done
+        self._update = None  # (generator putting the next step's numbers in the boxes shown, on_shown)
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
         self._build_timer.timeout.connect(self._continue_build)
@@ -127,10 +133,10 @@ class GraphView(QGraphicsView):
             return
         self._cancel_build()
         if layout is self.layout and set(self.nodes) == ids:
-            self._update_in_place(rendered, fills)
+            # the next step's numbers, a slice per turn like a new picture (a few thousand boxes: ~0.1 s)
+            self._update = (self._update_in_place(rendered, fills), on_shown)
             self.set_selected(selected)
-            if on_shown is not None:
-                on_shown()
+            self._continue_build()
             return
         self._build = _Build(rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
         self._continue_build()
@@ -142,9 +148,19 @@ class GraphView(QGraphicsView):
 
     @property
     def building(self):
-        return self._build is not None
+        """A new picture, or new numbers for the one shown, are still on their way."""
+        return self._build is not None or self._update is not None
 
     def _continue_build(self):
+        if self._update is not None:
+            work, on_shown = self._update
+            if not _run_for(work, BUILD_SLICE_S):
+                self._build_timer.start(0)
+                return
+            self._update = None
+            if on_shown is not None:
+                on_shown()
+            return
         build = self._build
         if build is None:
             return
@@ -155,19 +171,23 @@ class GraphView(QGraphicsView):
         self._show_built(build)
 
     def _cancel_build(self):
+        self._update = None  # whoever cancels brings newer numbers for every box
         if self._build is not None:
             self._build_timer.stop()
             self._build.scene.deleteLater()
             self._build = None
 
     def _update_in_place(self, rendered, fills):
+        """A generator: new numbers and colours into the boxes and edges shown, one item per step."""
         for n in rendered.nodes:
             fill, text = fills[n.id]
             self.nodes[n.id].update_node(n, fill, text)
+            yield
         for e in rendered.edges:
             item = self.edges.get((e.source, e.target))
             if item is not None:
                 item.set_local_grad(e.local_grad)
+                yield
 
     def _show_built(self, build):
         anchor = build.anchor
@@ -186,7 +206,7 @@ class GraphView(QGraphicsView):
         if self._edge_labels_visible:
             self._show_edge_labels(True)
         if build.stale:
-            self._update_in_place(build.rendered, build.fills)
+            _run_for(self._update_in_place(build.rendered, build.fills), float("inf"))
         self.selected = None
         self.set_selected(build.selected)
         if build.fit or (keep is None and first_picture):  # asked to, or the first picture
@@ -214,6 +234,8 @@ class GraphView(QGraphicsView):
             self.centerOn(drawing.center())
 
     def recolour(self, rendered, fills):
+        if self._update is not None:  # numbers on their way: the rest of them with these colours
+            self._update = (self._update_in_place(rendered, fills), self._update[1])
         if self._build is not None:
             self._build.rendered, self._build.fills, self._build.stale = rendered, fills, True
         for n in rendered.nodes:

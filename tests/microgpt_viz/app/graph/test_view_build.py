@@ -5,6 +5,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt  # noqa: E402
+from PyQt6.QtGui import QColor  # noqa: E402
 
 from microgpt_viz.app.graph import view as graph_view  # noqa: E402
 from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
@@ -58,3 +59,20 @@ def test_newer_numbers_for_the_picture_on_its_way_reach_every_box(qtbot, window,
     fills, _ = node_fills(window.session.rendered(), "data", None)  # what a picture made now would have
     assert {vid: item.brush().color().name() for vid, item in view.nodes.items()} == \
         {vid: fill.name() for vid, (fill, _) in fills.items()}
+
+
+def test_new_numbers_for_the_boxes_shown_arrive_over_several_turns_and_then_say_so(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    items = dict(view.nodes)
+    red = {vid: (QColor("red"), QColor("black")) for vid in view.nodes}
+    shown = []
+    view.show_graph(window.session.rendered(), view.layout, red, on_shown=lambda: shown.append(view.building))
+    turns = 0
+    while view.building:
+        assert not shown
+        qtbot.wait(1)
+        turns += 1
+    assert turns > 1 and shown == [False]
+    assert view.nodes == items  # the same boxes, not new ones
+    assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
