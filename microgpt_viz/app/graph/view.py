@@ -10,9 +10,9 @@ stays, and answers pans and zooms, until the new one replaces it whole.
 """
 import time
 
-from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter
-from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView
+from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView, QToolTip
 
 from core.views.layout import FONT_SIZE
 from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, NodeItem, TextObstacles
@@ -23,6 +23,15 @@ MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
 BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
+
+
+def _scene(parent=None):
+    """A scene without Qt's BSP index: every Step moves the text of every box (new numbers,
+    re-centred), and keeping the index up to date cost more than the linear search of a few
+    thousand items that painting and hit-testing do instead."""
+    scene = QGraphicsScene(parent)
+    scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+    return scene
 
 
 def _run_for(work, budget_s):
@@ -43,7 +52,7 @@ class _Build:
         self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
         self.ids = {n.id for n in rendered.nodes}
         self.known = self.ids | {c.id for c in rendered.clusters}  # what a click on the old picture may still name
-        self.scene = QGraphicsScene()
+        self.scene = _scene()
         self.nodes, self.clusters, self.edges = {}, {}, {}
         self.stale = False  # newer numbers or colours came while items were being made
         self._work = self._make_items()
@@ -92,7 +101,7 @@ class GraphView(QGraphicsView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
+        self.setScene(_scene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -136,10 +145,9 @@ class GraphView(QGraphicsView):
             # the next step's numbers, a slice per turn like a new picture (a few thousand boxes: ~0.1 s)
             self._update = (self._update_in_place(rendered, fills), on_shown)
             self.set_selected(selected)
-            self._continue_build()
-            return
-        self._build = _Build(rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
-        self._continue_build()
+        else:
+            self._build = _Build(rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
+        self._build_timer.start(0)  # not in the caller's turn: a Step's other work (docks, session) has had it
 
     @property
     def newest_layout(self):
@@ -351,6 +359,17 @@ class GraphView(QGraphicsView):
             self.ensureVisible(item.title_rect(), 20, 20)
 
     # ---- input ------------------------------------------------------------------------
+    def viewportEvent(self, event):
+        if event.type() == QEvent.Type.ToolTip:
+            for item in self.items(event.pos()):
+                top = item.topLevelItem()
+                if isinstance(top, (NodeItem, EdgeItem)) and top.tooltip():
+                    QToolTip.showText(event.globalPos(), top.tooltip(), self.viewport())
+                    return True
+                if isinstance(top, ClusterItem):
+                    break
+        return super().viewportEvent(event)
+
     def wheelEvent(self, event):
         factor = 1.0015 ** event.angleDelta().y()
         scale = self.transform().m11() * factor

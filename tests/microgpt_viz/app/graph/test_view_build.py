@@ -4,8 +4,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PyQt6.QtCore import Qt  # noqa: E402
-from PyQt6.QtGui import QColor  # noqa: E402
+from PyQt6.QtCore import QEvent, Qt  # noqa: E402
+from PyQt6.QtGui import QColor, QHelpEvent  # noqa: E402
+from PyQt6.QtWidgets import QApplication, QToolTip  # noqa: E402
 
 from microgpt_viz.app.graph import view as graph_view  # noqa: E402
 from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
@@ -76,3 +77,15 @@ def test_new_numbers_for_the_boxes_shown_arrive_over_several_turns_and_then_say_
     assert turns > 1 and shown == [False]
     assert view.nodes == items  # the same boxes, not new ones
     assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
+
+
+def test_hovering_a_box_tells_its_numbers(qtbot, window, settle):
+    settle(window)
+    view = window.graph.view
+    inside = view.viewport().rect()
+    box, item = next((b, i) for b, i in view.nodes.items() if inside.contains(view.view_point_of(b)))
+    point = view.view_point_of(box)
+    QApplication.sendEvent(view.viewport(), QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
+    assert QToolTip.isVisible()
+    assert QToolTip.text() == item.tooltip()
+    assert str(item.node.count) in QToolTip.text() or "data " in QToolTip.text()  # its numbers, not an empty tip
