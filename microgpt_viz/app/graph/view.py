@@ -10,6 +10,7 @@ stays, and answers pans and zooms, until the new one replaces it whole.
 """
 import time
 
+from PyQt6 import sip
 from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView, QToolTip
@@ -46,13 +47,13 @@ def _run_for(work, budget_s):
 class _Build:
     """A new picture's items being made into their own scene, a slice per event-loop turn."""
 
-    def __init__(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible):
+    def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible):
         self.text_visible = text_visible  # as the view's was when making began
         self.rendered, self.layout, self.fills, self.selected = rendered, layout, fills, selected
         self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
         self.ids = {n.id for n in rendered.nodes}
         self.known = self.ids | {c.id for c in rendered.clusters}  # what a click on the old picture may still name
-        self.scene = _scene()
+        self.scene = _scene(view)  # the view owns it: deleted when the view is done with it, not when Python lets go
         self.nodes, self.clusters, self.edges = {}, {}, {}
         self.stale = False  # newer numbers or colours came while items were being made
         self._work = self._make_items()
@@ -119,6 +120,7 @@ class GraphView(QGraphicsView):
         self._edge_labels_visible = False
         self._build = None  # a new picture being made (_Build), shown when done
         self._update = None  # (generator putting the next step's numbers in the boxes shown, on_shown)
+        self._discarded = []  # pictures replaced: their items are deleted a slice at a time
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
         self._build_timer.timeout.connect(self._continue_build)
@@ -146,7 +148,7 @@ class GraphView(QGraphicsView):
             self._update = (self._update_in_place(rendered, fills), on_shown)
             self.set_selected(selected)
         else:
-            self._build = _Build(rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
+            self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
         self._build_timer.start(0)  # not in the caller's turn: a Step's other work (docks, session) has had it
 
     @property
@@ -168,22 +170,42 @@ class GraphView(QGraphicsView):
             self._update = None
             if on_shown is not None:
                 on_shown()
+        elif self._build is not None:
+            build = self._build
+            if not build.advance(BUILD_SLICE_S):
+                self._build_timer.start(0)  # the rest after the events waiting now (clicks, paints)
+                return
+            self._build = None
+            self._show_built(build)
+        elif self._discarded:
+            if not _run_for(self._delete_discarded(), BUILD_SLICE_S):
+                self._build_timer.start(0)
             return
-        build = self._build
-        if build is None:
-            return
-        if not build.advance(BUILD_SLICE_S):
-            self._build_timer.start(0)  # the rest after the events waiting now (clicks, paints)
-            return
-        self._build = None
-        self._show_built(build)
+        if self._discarded and not self._build_timer.isActive():
+            self._build_timer.start(0)
+
+    def _discard(self, scene, nodes, clusters, edges):
+        """Put a replaced picture away: deleting a few thousand items at once held the event loop ~50 ms."""
+        self._discarded.append((scene, [*nodes.values(), *clusters.values(), *edges.values()]))
+
+    def _delete_discarded(self):
+        """A generator: delete the replaced pictures' items one per step, then their scenes."""
+        while self._discarded:
+            scene, items = self._discarded[0]
+            while items:
+                sip.delete(items.pop())
+                yield
+            self._discarded.pop(0)
+            scene.deleteLater()
 
     def _cancel_build(self):
         self._update = None  # whoever cancels brings newer numbers for every box
         if self._build is not None:
             self._build_timer.stop()
-            self._build.scene.deleteLater()
+            build = self._build
+            self._discard(build.scene, build.nodes, build.clusters, build.edges)
             self._build = None
+            self._build_timer.start(0)
 
     def _update_in_place(self, rendered, fills):
         """A generator: new numbers and colours into the boxes and edges shown, one item per step."""
@@ -205,7 +227,7 @@ class GraphView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
         self.setScene(build.scene)
-        old.deleteLater()
+        self._discard(old, self.nodes, self.clusters, self.edges)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
         self.nodes, self.clusters, self.edges, self.layout = build.nodes, build.clusters, build.edges, build.layout
         if build.text_visible != self._text_visible:

@@ -4,6 +4,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from PyQt6 import sip  # noqa: E402
 from PyQt6.QtCore import QEvent, Qt  # noqa: E402
 from PyQt6.QtGui import QColor, QHelpEvent  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QToolTip  # noqa: E402
@@ -89,3 +90,20 @@ def test_hovering_a_box_tells_its_numbers(qtbot, window, settle):
     assert QToolTip.isVisible()
     assert QToolTip.text() == item.tooltip()
     assert str(item.node.count) in QToolTip.text() or "data " in QToolTip.text()  # its numbers, not an empty tip
+
+
+def test_a_replaced_picture_is_deleted_a_slice_at_a_time_and_then_its_scene(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    old_scene, old_items = view.scene(), list(view.nodes.values())
+    window.toggle_group(closed_group(window))
+    settle(window)
+    assert view.scene() is not old_scene
+    deleted_counts = []
+    while not sip.isdeleted(old_scene):
+        deleted_counts.append(sum(sip.isdeleted(item) for item in old_items))
+        qtbot.wait(1)
+        assert len(deleted_counts) < 100_000
+    assert any(0 < count < len(old_items) for count in deleted_counts)  # some gone, some not yet: in slices
+    assert all(sip.isdeleted(item) for item in old_items) and not view._discarded
+    assert all(not sip.isdeleted(item) for item in view.nodes.values())
