@@ -2,6 +2,7 @@
 import gc
 import math
 import random
+from array import array
 from dataclasses import dataclass
 
 from core.engine import scope
@@ -52,6 +53,7 @@ class Trainer:
         self.adam_v = [0.0] * len(self.params)
         self.step_index = 0  # steps taken so far = index of the next step
         self.losses = []
+        self._recorded_grads = None  # what record() computed for the next step, for step() to reuse
         self.start_history()
 
     def start_history(self, store=None):
@@ -86,7 +88,11 @@ class Trainer:
         if self.finished:
             raise PlanFinished(f"all {self.config.num_steps} planned steps are done; reset or plan more steps")
         s = self.step_index
-        loss, trace = self._forward_backward(self.doc_for_step(s), record)
+        doc = self.doc_for_step(s)
+        loss = None if record else self._reuse_recorded_grads(doc)
+        trace = None
+        if loss is None:
+            loss, trace = self._forward_backward(doc, record)
         self._adam_update(s)
         self.step_index += 1
         self.losses.append(loss)
@@ -104,6 +110,7 @@ class Trainer:
         self.adam_v = snapshot.adam_v.tolist()
         self.rng.setstate(snapshot.rng_state)
         self.step_index = snapshot.step
+        self._recorded_grads = None
 
     def record(self, doc=None):
         """The Trace of the step about to be taken (or of `doc` at the current parameters), no update."""
@@ -111,10 +118,33 @@ class Trainer:
             if self.finished:
                 raise PlanFinished(f"all {self.config.num_steps} planned steps are done; there is no next step")
             doc = self.doc_for_step(self.step_index)
-        _, trace = self._forward_backward(doc, record=True)
+        self._recorded_grads = None
+        loss, trace = self._forward_backward(doc, record=True)
+        self._recorded_grads = _RecordedGrads(doc, self.model, [p.data for p in self.params], loss,
+                                              array("d", [p.grad for p in self.params]))
         for p in self.params:
             p.grad = 0
         return trace
+
+    def _reuse_recorded_grads(self, doc):
+        """The loss of `doc`'s forward pass, its parameter grads put in place, if record() has just
+        computed exactly them; else None (the step must run its forward and backward).
+
+        The app records the step it shows, then Step takes that very step: the same doc at the
+        same parameters would give the same numbers again, bit for bit, at the cost of a
+        whole forward and backward pass. Exactly: every parameter must still hold the very
+        float object the recording read (anything that writes a parameter makes a new one).
+        """
+        recorded, self._recorded_grads = self._recorded_grads, None
+        if recorded is None or recorded.doc != doc or recorded.model is not self.model:
+            return None
+        if len(recorded.params_data) != len(self.params):
+            return None
+        if not all(p.data is data for p, data in zip(self.params, recorded.params_data)):
+            return None
+        for p, grad in zip(self.params, recorded.grads.tolist()):
+            p.grad = grad
+        return recorded.loss
 
     def _forward_backward(self, doc, record):
         from core.trace.record import Recorder  # only recording needs networkx
@@ -217,6 +247,15 @@ class Trainer:
                 sample.append(tok.uchars[token_id])
             names.append("".join(sample))
         return names
+
+
+@dataclass(frozen=True)
+class _RecordedGrads:
+    doc: str
+    model: object  # the GPT that computed them (a reset makes another)
+    params_data: list  # the parameters' float objects as the forward pass read them
+    loss: float
+    grads: array  # d loss / d parameter, in the order of Trainer.params
 
 
 def release_gradually(topo, chunk=4096):

@@ -561,7 +561,7 @@ class MainWindow(QMainWindow):
             return
         key = (rendered.shape_key, RANKDIR)
         if key == self._shown_key:
-            self._show_graph(rendered, self.graph.view.layout, anchor, fit, centre)
+            self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre)
             return
         self._layout_generation += 1
         generation = self._layout_generation
@@ -614,12 +614,17 @@ class MainWindow(QMainWindow):
         trace, position = self.session.trace, self.session.position
         root = trace.loss_node if position is None else trace.position_loss_nodes[position]
         home = rendered.visible_id(root)
-        self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home, change=self.session.change)
-        if selected is not None and centre:
-            self.graph.view.centre_on(selected, zoom_to_read=True)  # clicked through to it: show it
-        elif selected is not None and anchor is None:
-            self.graph.view.ensure_visible(selected)
-        self.graphShown.emit()
+
+        def shown():
+            selected = self.session.selection.visible  # it may have changed while a big picture was made
+            if selected is not None and centre:
+                self.graph.view.centre_on(selected, zoom_to_read=True)  # clicked through to it: show it
+            elif selected is not None and anchor is None:
+                self.graph.view.ensure_visible(selected)
+            self.graphShown.emit()
+
+        self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home,
+                              change=self.session.change, on_shown=shown)
 
     def _colour_changed(self):
         self.graph.set_change_available(self.session.change is not None)

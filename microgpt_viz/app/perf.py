@@ -205,7 +205,7 @@ def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3", debug
 
     def settled():
         rendered = window.session.rendered()
-        if window.training.busy or window.graphviz.busy or rendered is None:
+        if window.training.busy or window.graphviz.busy or window.graph.view.building or rendered is None:
             return False
         refused = window._shown_key is None and window.graph.notice.isVisible()  # too many boxes: a notice instead
         return refused or set(window.graph.view.nodes) == {n.id for n in rendered.nodes}
@@ -297,7 +297,7 @@ class _ErrorCounter:
 def _graph_settled(window):
     rendered = window.session.rendered()
     return (window.session.trace is not None and not window.training.busy and not window.graphviz.busy
-            and rendered is not None and set(window.graph.view.nodes) == {n.id for n in rendered.nodes})
+            and not window.graph.view.building and rendered is not None and set(window.graph.view.nodes) == {n.id for n in rendered.nodes})
 
 
 def _soak_interactions(window, round_number):

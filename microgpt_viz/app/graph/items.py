@@ -92,12 +92,12 @@ class NodeItem(QGraphicsPathItem):
         self._base_pen = GROUP_BORDER if self._stack is not None else BORDER
         self.setPen(self._base_pen)
         self._halo = None
+        self._colours = None  # (fill, text colour) as last set: a Step that keeps them marks nothing for repaint
         self.texts = []
         lines = self.lines()
         for k, text in enumerate(lines):
             top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
             self.texts.append(_centred_text(self, LABEL_FONT if k == 0 else VALUE_FONT, text, self.rect.center().x(), top, self.rect.width()))
-        self.setToolTip(self._tooltip())
 
     @property
     def id(self):
@@ -106,17 +106,21 @@ class NodeItem(QGraphicsPathItem):
     def update_node(self, node, fill, text_colour):
         """New numbers (the next step) and colours; the box stays where it is."""
         self.node = node
-        brush = QBrush(fill)
-        self.setBrush(brush)
-        if self._stack is not None:
-            self._stack.setBrush(brush)
-        text_brush = QBrush(text_colour)
+        colours = (fill.rgba(), text_colour.rgba())
+        recolour = colours != self._colours
+        self._colours = colours
+        if recolour:
+            brush = QBrush(fill)
+            self.setBrush(brush)
+            if self._stack is not None:
+                self._stack.setBrush(brush)
+            text_brush = QBrush(text_colour)
         for k, (item, text) in enumerate(zip(self.texts, self.lines())):
-            item.setBrush(text_brush)
+            if recolour:
+                item.setBrush(text_brush)
             if k and item.text() != text:
                 top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
                 _set_centred(item, text, self.rect.center().x(), top, self.rect.width())
-        self.setToolTip(self._tooltip())
 
     def set_selected(self, selected):
         if selected == self.selected:
@@ -142,7 +146,9 @@ class NodeItem(QGraphicsPathItem):
             return [n.label, f"= {number(n.data, 4)}"]
         return box_text(n)
 
-    def _tooltip(self):
+    def tooltip(self):
+        """What hovering shows (GraphView asks when the pointer rests: made for every box, every
+        Step, it cost as much as the rest of the update)."""
         n = self.node
         if n.kind == "value":
             head = f"{n.label}  ({n.scope})"
@@ -205,13 +211,13 @@ class EdgeItem(QGraphicsPathItem):
             arrow = QGraphicsPolygonItem(_arrow_head(points[-1], tip), self)
             arrow.setPen(NO_PEN)
             arrow.setBrush(EDGE_BRUSH)
-        self._describe()
 
-    def _describe(self):
+    def tooltip(self):
         if self.count > 1:
-            self.setToolTip(f"{self.count} scalar edges")
-        elif self.local_grad is not None:
-            self.setToolTip(f"local gradient d {self.target} / d {self.source} = {number(self.local_grad, 8)}")
+            return f"{self.count} scalar edges"
+        if self.local_grad is not None:
+            return f"local gradient d {self.target} / d {self.source} = {number(self.local_grad, 8)}"
+        return ""
 
     def label_text(self):
         return number(self.local_grad, 3) if self.local_grad is not None else ""
@@ -221,7 +227,6 @@ class EdgeItem(QGraphicsPathItem):
         if local_grad == self.local_grad:
             return
         self.local_grad = local_grad
-        self._describe()
         if self.label is not None:
             self._place_label()
 

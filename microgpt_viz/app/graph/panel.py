@@ -98,10 +98,12 @@ class GraphPanel(QWidget):
         self._rendered = None
         self.set_change_available(False)
 
-    def show_graph(self, rendered, layout, colour_mode, selected=None, anchor=None, fit=False, home=None, change=None):
+    def show_graph(self, rendered, layout, colour_mode, selected=None, anchor=None, fit=False, home=None, change=None,
+                   on_shown=None):
+        """on_shown(): once the picture is on screen (a big new one is made over several event-loop turns)."""
         fills, scale = node_fills(rendered, colour_mode, change)
         self._rendered = rendered
-        self.view.show_graph(rendered, layout, fills, selected, anchor=anchor, fit=fit, home=home)
+        self.view.show_graph(rendered, layout, fills, selected, anchor=anchor, fit=fit, home=home, on_shown=on_shown)
         self.legend.set_scale(scale)
         self._place_overlays()
 

@@ -3,10 +3,17 @@
 Drag to pan, wheel to zoom (text disappears when too small to read), click a box to select
 it, double-click a closed box to open it and the title of an open frame to close it. A
 step on a name of the same length has the same shape, so it updates the boxes in place.
+
+A new layout's items are made into a scene of their own a slice at a time, between event-loop
+turns (a few thousand boxes take a few hundred milliseconds to make); the picture shown so far
+stays, and answers pans and zooms, until the new one replaces it whole.
 """
-from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
+import time
+
+from PyQt6 import sip
+from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter
-from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView
+from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView, QToolTip
 
 from core.views.layout import FONT_SIZE
 from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, NodeItem, TextObstacles
@@ -16,6 +23,75 @@ MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between 
 MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
+BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
+
+
+def _scene(parent=None):
+    """A scene without Qt's BSP index: every Step moves the text of every box (new numbers,
+    re-centred), and keeping the index up to date cost more than the linear search of a few
+    thousand items that painting and hit-testing do instead."""
+    scene = QGraphicsScene(parent)
+    scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+    return scene
+
+
+def _run_for(work, budget_s):
+    """Step the generator `work` for up to budget_s; True once it is exhausted."""
+    deadline = time.perf_counter() + budget_s
+    for _ in work:
+        if time.perf_counter() >= deadline:
+            return False
+    return True
+
+
+class _Build:
+    """A new picture's items being made into their own scene, a slice per event-loop turn."""
+
+    def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible):
+        self.text_visible = text_visible  # as the view's was when making began
+        self.rendered, self.layout, self.fills, self.selected = rendered, layout, fills, selected
+        self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
+        self.ids = {n.id for n in rendered.nodes}
+        self.known = self.ids | {c.id for c in rendered.clusters}  # what a click on the old picture may still name
+        self.scene = _scene(view)  # the view owns it: deleted when the view is done with it, not when Python lets go
+        self.nodes, self.clusters, self.edges = {}, {}, {}
+        self.stale = False  # newer numbers or colours came while items were being made
+        self._work = self._make_items()
+
+    def advance(self, budget_s):
+        """Make items for up to budget_s; True once every item is made."""
+        return _run_for(self._work, budget_s)
+
+    def _make_items(self):
+        # reads self.rendered / self.fills as made; a refresh midway marks the build stale instead
+        rendered, layout, fills, scene = self.rendered, self.layout, self.fills, self.scene
+        depth = {}
+        for c in rendered.clusters:
+            depth[c.id] = 0 if c.parent is None else depth.get(c.parent, 0) + 1
+            box = layout.clusters.get(c.id)
+            if box is not None:
+                item = ClusterItem(c, box, depth[c.id])
+                item.set_text_visible(self.text_visible)
+                scene.addItem(item)
+                self.clusters[c.id] = item
+                yield
+        for n in rendered.nodes:
+            item = NodeItem(n, layout.nodes[n.id])
+            fill, text = fills[n.id]
+            item.update_node(n, fill, text)
+            item.set_text_visible(self.text_visible)
+            scene.addItem(item)
+            self.nodes[n.id] = item
+            yield
+        edges = {(e.source, e.target): e for e in rendered.edges}
+        for source, target, points, tip in layout.edges:
+            e = edges.get((source, target))
+            item = EdgeItem(source, target, points, tip, e.count if e else 1, e.local_grad if e else None)
+            scene.addItem(item)
+            self.edges[(source, target)] = item
+            yield
+        margin = 40
+        scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
 
 
 class GraphView(QGraphicsView):
@@ -26,7 +102,7 @@ class GraphView(QGraphicsView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
+        self.setScene(_scene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -42,29 +118,128 @@ class GraphView(QGraphicsView):
         self._press = None
         self._text_visible = True
         self._edge_labels_visible = False
+        self._build = None  # a new picture being made (_Build), shown when done
+        self._update = None  # (generator putting the next step's numbers in the boxes shown, on_shown)
+        self._discarded = []  # pictures replaced: their items are deleted a slice at a time
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.timeout.connect(self._continue_build)
 
     # ---- content ----------------------------------------------------------------------
-    def show_graph(self, rendered, layout, fills, selected=None, anchor=None, fit=False, home=None):
+    def show_graph(self, rendered, layout, fills, selected=None, anchor=None, fit=False, home=None, on_shown=None):
         """Draw `rendered` at `layout`. Same layout as before: recolour in place, keep the camera.
 
         anchor: an id whose place on screen should stay put (the group just opened or closed).
         fit: frame the whole graph (a new token, say).
+        on_shown(): called once the picture is on screen (at once, or after the last slice of
+        a big new picture's items).
         """
-        if layout is self.layout and set(self.nodes) == {n.id for n in rendered.nodes}:
-            for n in rendered.nodes:
-                fill, text = fills[n.id]
-                self.nodes[n.id].update_node(n, fill, text)
-            for e in rendered.edges:
-                item = self.edges.get((e.source, e.target))
-                if item is not None:
-                    item.set_local_grad(e.local_grad)
-            self.set_selected(selected)
+        ids = {n.id for n in rendered.nodes}
+        build = self._build
+        if build is not None and layout is build.layout and ids == build.ids:
+            # the picture on its way gets the newer numbers; the items made so far catch up when it is done
+            build.rendered, build.fills, build.selected, build.stale = rendered, fills, selected, True
+            build.anchor, build.fit = build.anchor or anchor, build.fit or fit
+            build.home, build.on_shown = home, on_shown or build.on_shown
             return
-        self.home = home
+        self._cancel_build()
+        if layout is self.layout and set(self.nodes) == ids:
+            # the next step's numbers, a slice per turn like a new picture (a few thousand boxes: ~0.1 s)
+            self._update = (self._update_in_place(rendered, fills), on_shown)
+            self.set_selected(selected)
+        else:
+            self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
+        self._build_timer.start(0)  # not in the caller's turn: a Step's other work (docks, session) has had it
+
+    @property
+    def newest_layout(self):
+        """The layout of the picture shown, or of the one on its way."""
+        return self._build.layout if self._build is not None else self.layout
+
+    @property
+    def building(self):
+        """A new picture, or new numbers for the one shown, are still on their way."""
+        return self._build is not None or self._update is not None
+
+    def _continue_build(self):
+        if self._update is not None:
+            work, on_shown = self._update
+            if not _run_for(work, BUILD_SLICE_S):
+                self._build_timer.start(0)
+                return
+            self._update = None
+            if on_shown is not None:
+                on_shown()
+        elif self._build is not None:
+            build = self._build
+            if not build.advance(BUILD_SLICE_S):
+                self._build_timer.start(0)  # the rest after the events waiting now (clicks, paints)
+                return
+            self._build = None
+            self._show_built(build)
+        elif self._discarded:
+            if not _run_for(self._delete_discarded(), BUILD_SLICE_S):
+                self._build_timer.start(0)
+            return
+        if self._discarded and not self._build_timer.isActive():
+            self._build_timer.start(0)
+
+    def _discard(self, scene, nodes, clusters, edges):
+        """Put a replaced picture away: deleting a few thousand items at once held the event loop ~50 ms."""
+        self._discarded.append((scene, [*nodes.values(), *clusters.values(), *edges.values()]))
+
+    def _delete_discarded(self):
+        """A generator: delete the replaced pictures' items one per step, then their scenes."""
+        while self._discarded:
+            scene, items = self._discarded[0]
+            while items:
+                sip.delete(items.pop())
+                yield
+            self._discarded.pop(0)
+            scene.deleteLater()
+
+    def _cancel_build(self):
+        self._update = None  # whoever cancels brings newer numbers for every box
+        if self._build is not None:
+            self._build_timer.stop()
+            build = self._build
+            self._discard(build.scene, build.nodes, build.clusters, build.edges)
+            self._build = None
+            self._build_timer.start(0)
+
+    def _update_in_place(self, rendered, fills):
+        """A generator: new numbers and colours into the boxes and edges shown, one item per step."""
+        for n in rendered.nodes:
+            fill, text = fills[n.id]
+            self.nodes[n.id].update_node(n, fill, text)
+            yield
+        for e in rendered.edges:
+            item = self.edges.get((e.source, e.target))
+            if item is not None:
+                item.set_local_grad(e.local_grad)
+                yield
+
+    def _show_built(self, build):
+        anchor = build.anchor
+        self.home = build.home
         keep = self._screen_place(anchor) if anchor else None
-        self._rebuild(rendered, layout, fills)
-        self.set_selected(selected)
-        if fit or (keep is None and self.transform().isIdentity()):  # asked to, or the first picture
+        first_picture = not self.nodes and self.transform().isIdentity()
+        centre = self.mapToScene(self.viewport().rect().center())
+        old = self.scene()
+        self.setScene(build.scene)
+        self._discard(old, self.nodes, self.clusters, self.edges)
+        self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
+        self.nodes, self.clusters, self.edges, self.layout = build.nodes, build.clusters, build.edges, build.layout
+        if build.text_visible != self._text_visible:
+            for item in list(self.nodes.values()) + list(self.clusters.values()):
+                item.set_text_visible(self._text_visible)
+        if self._edge_labels_visible:
+            self._show_edge_labels(True)
+        if build.stale:
+            _run_for(self._update_in_place(build.rendered, build.fills), float("inf"))
+        self.selected = None
+        self.set_selected(build.selected)
+        if build.fit or (keep is None and first_picture):  # asked to, or the first picture
             self.fit(whole=False)
         elif keep is not None:
             self._restore_place(anchor, keep)
@@ -75,6 +250,8 @@ class GraphView(QGraphicsView):
                 self.ensureVisible(item.title_rect(), 20, 20)
         else:
             self._bring_drawing_into_view()
+        if build.on_shown is not None:
+            build.on_shown()
 
     def _bring_drawing_into_view(self):
         """A camera kept from another layout (the next step's doc drawn differently) can leave a
@@ -87,6 +264,10 @@ class GraphView(QGraphicsView):
             self.centerOn(drawing.center())
 
     def recolour(self, rendered, fills):
+        if self._update is not None:  # numbers on their way: the rest of them with these colours
+            self._update = (self._update_in_place(rendered, fills), self._update[1])
+        if self._build is not None:
+            self._build.rendered, self._build.fills, self._build.stale = rendered, fills, True
         for n in rendered.nodes:
             item = self.nodes.get(n.id)
             if item is not None:
@@ -94,6 +275,8 @@ class GraphView(QGraphicsView):
                 item.update_node(n, fill, text)
 
     def set_selected(self, visible_id):
+        if self._build is not None:
+            self._build.selected = visible_id
         if self.selected in self.nodes:
             self.nodes[self.selected].set_selected(False)
         self.selected = visible_id
@@ -101,41 +284,9 @@ class GraphView(QGraphicsView):
             self.nodes[visible_id].set_selected(True)
 
     def clear(self):
+        self._cancel_build()
         self.scene().clear()
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
-
-    def _rebuild(self, rendered, layout, fills):
-        scene = self.scene()
-        scene.clear()
-        self.nodes, self.clusters, self.edges = {}, {}, {}
-        depth = {}
-        for c in rendered.clusters:
-            depth[c.id] = 0 if c.parent is None else depth.get(c.parent, 0) + 1
-            box = layout.clusters.get(c.id)
-            if box is not None:
-                item = ClusterItem(c, box, depth[c.id])
-                scene.addItem(item)
-                self.clusters[c.id] = item
-        for n in rendered.nodes:
-            box = layout.nodes[n.id]
-            item = NodeItem(n, box)
-            fill, text = fills[n.id]
-            item.update_node(n, fill, text)
-            scene.addItem(item)
-            self.nodes[n.id] = item
-        edges = {(e.source, e.target): e for e in rendered.edges}
-        for source, target, points, tip in layout.edges:
-            e = edges.get((source, target))
-            item = EdgeItem(source, target, points, tip, e.count if e else 1, e.local_grad if e else None)
-            scene.addItem(item)
-            self.edges[(source, target)] = item
-        margin = 40
-        scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
-        self.layout = layout
-        for item in list(self.nodes.values()) + list(self.clusters.values()):
-            item.set_text_visible(self._text_visible)
-        if self._edge_labels_visible:
-            self._show_edge_labels(True)
 
     # ---- camera -----------------------------------------------------------------------
     def _zoom_changed(self):
@@ -230,6 +381,17 @@ class GraphView(QGraphicsView):
             self.ensureVisible(item.title_rect(), 20, 20)
 
     # ---- input ------------------------------------------------------------------------
+    def viewportEvent(self, event):
+        if event.type() == QEvent.Type.ToolTip:
+            for item in self.items(event.pos()):
+                top = item.topLevelItem()
+                if isinstance(top, (NodeItem, EdgeItem)) and top.tooltip():
+                    QToolTip.showText(event.globalPos(), top.tooltip(), self.viewport())
+                    return True
+                if isinstance(top, ClusterItem):
+                    break
+        return super().viewportEvent(event)
+
     def wheelEvent(self, event):
         factor = 1.0015 ** event.angleDelta().y()
         scale = self.transform().m11() * factor
@@ -260,6 +422,8 @@ class GraphView(QGraphicsView):
         if moved > CLICK_SLOP:
             return
         hit = self.hit(event.position().toPoint())
+        if isinstance(hit, NodeItem) and self._build is not None and hit.id not in self._build.ids:
+            return  # a box of the picture being replaced that the new one does not have
         if isinstance(hit, NodeItem):
             self.nodeClicked.emit(hit.id)
         elif hit is None:
@@ -267,6 +431,8 @@ class GraphView(QGraphicsView):
 
     def mouseDoubleClickEvent(self, event):
         hit = self.hit(event.position().toPoint(), titles=True)
+        if self._build is not None and getattr(hit, "id", None) not in self._build.known:
+            hit = None  # the picture being replaced: what is under the pointer may be gone from the new one
         if isinstance(hit, NodeItem) and hit.node.expandable:
             self.nodeDoubleClicked.emit(hit.id)
         elif isinstance(hit, ClusterItem):

@@ -283,3 +283,20 @@ def test_a_long_name_is_shortened_in_one_line_outputs(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"'{'ab' * 20}…' (10,000 characters)" in result.stdout and len(result.stdout) < 300
     cli("record", "--data", data, "--doc", "z" * 5000).assert_one_line_error("(5,000 characters) has characters outside")
+
+
+def test_a_state_saved_after_recorded_steps_resumes_as_a_plain_run(tmp_path, small_docs, trained):
+    path = tmp_path / "state.json"
+    shown = Trainer(small_docs, preset("latest", num_steps=30))
+    for _ in range(5):  # the app's Steps: each recorded, then taken from the recording's numbers
+        shown.record()
+        shown.step()
+    shown.record()
+    checkpoint.save(shown, path, "small")
+    resumed = checkpoint.resume(path)
+    straight = trained("latest", 5)
+    assert state_of(resumed) == state_of(straight) == state_of(shown)
+    resumed.record()
+    for trainer in (resumed, shown, straight):
+        trainer.step()
+    assert state_of(resumed) == state_of(straight) == state_of(shown)

@@ -132,3 +132,21 @@ def test_the_byte_count_follows_keeping_replacing_and_forgetting():
     assert store.steps == [0, 3, 6, 9] and store.nbytes == 4 * one
     store.forget_after(4)
     assert store.steps == [0, 3] and store.nbytes == 2 * one
+
+
+def recorded_steps(trainer, count):
+    """The app's Steps: record the step shown, then take it (reusing what the recording computed)."""
+    for _ in range(count):
+        trainer.record()
+        trainer.step()
+    return trainer
+
+
+def test_steps_taken_after_recording_them_rewind_to_a_fresh_plain_run(small_docs):
+    trainer = recorded_steps(Trainer(small_docs, preset("original")), 12)
+    assert full_state(trainer) == full_state(scalar_steps(Trainer(small_docs, preset("original")), 12))
+    trainer.record()  # the step shown when the user goes back
+    rewind(trainer, 7)
+    assert full_state(trainer) == full_state(scalar_steps(Trainer(small_docs, preset("original")), 7))
+    recorded_steps(trainer, 3)
+    assert full_state(trainer) == full_state(scalar_steps(Trainer(small_docs, preset("original")), 10))

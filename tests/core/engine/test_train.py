@@ -115,3 +115,77 @@ def test_overflow_names_its_scope():
         trainer.step()
     assert info.value.scope == "pos0/layer0/mlp/relu2"
     assert _snapshot(trainer) == before and trainer.losses == []
+
+
+def _bits(numbers):
+    """Floats as their exact bit patterns (== would let 0.0 and -0.0 pass as one)."""
+    return [float(x).hex() for x in numbers]
+
+
+def _full_state_bits(trainer):
+    return (_bits(p.data for p in trainer.params), _bits(trainer.adam_m), _bits(trainer.adam_v), _bits(trainer.losses),
+            trainer.rng.getstate(), trainer.step_index)
+
+
+@pytest.fixture
+def forward_passes(monkeypatch):
+    """How many plain (unrecorded) forward passes the Trainer has run since the test began."""
+    import core.engine.train as train
+
+    calls = []
+    real = train.step_loss
+    monkeypatch.setattr(train, "step_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("name", ["original", "latest"])
+def test_a_step_after_recording_it_reuses_the_recording_and_equals_the_plain_path_bit_for_bit(name, forward_passes):
+    # the app's Step: record the step shown, then take it; the update reuses the recording's grads and loss
+    shown = Trainer(SMALL_DOCS, preset(name))
+    plain = Trainer(SMALL_DOCS, preset(name))
+    for _ in range(6):
+        trace = shown.record()
+        before = len(forward_passes)
+        assert shown.step().loss == trace.loss
+        assert len(forward_passes) == before  # no forward pass of its own: the recording's numbers
+        plain.step()
+        assert _full_state_bits(shown) == _full_state_bits(plain)
+    assert shown.sample(3) == plain.sample(3)
+
+
+def test_a_step_recomputes_when_anything_changed_since_the_recording(forward_passes):
+    shown = Trainer(SMALL_DOCS, preset("original"))
+    plain = Trainer(SMALL_DOCS, preset("original"))
+    shown.record()
+    for trainer in (shown, plain):  # a parameter written in between (a what-if, an opened state) voids the recording
+        trainer.params[3].data += 0.25
+    before = len(forward_passes)
+    shown.step()
+    assert len(forward_passes) == before + 1
+    plain.step()
+    assert _full_state_bits(shown) == _full_state_bits(plain)
+
+    shown.record("mila")  # another doc than the one the next step trains on
+    before = len(forward_passes)
+    shown.step()
+    plain.step()
+    assert len(forward_passes) == before + 2
+    assert _full_state_bits(shown) == _full_state_bits(plain)
+
+    shown.record()
+    shown.reset()  # a reset makes another model: nothing recorded before it counts
+    plain.reset()
+    before = len(forward_passes)
+    shown.step()
+    assert len(forward_passes) == before + 1
+    plain.step()
+    assert _full_state_bits(shown) == _full_state_bits(plain)
+
+
+def test_a_recording_serves_one_step_only(forward_passes):
+    trainer = Trainer(SMALL_DOCS, preset("original"))
+    trainer.record()
+    trainer.step()
+    before = len(forward_passes)
+    trainer.step()  # the next doc, new parameters: computed afresh
+    assert len(forward_passes) == before + 1

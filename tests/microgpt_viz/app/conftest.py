@@ -54,7 +54,7 @@ def boxes(monkeypatch):
 def _settle(qtbot, window):
     def done():
         rendered = window.session.rendered()
-        return (not window.training.busy and not window.graphviz.busy
+        return (not window.training.busy and not window.graphviz.busy and not window.graph.view.building
                 and rendered is not None and set(window.graph.view.nodes) == {n.id for n in rendered.nodes})
     qtbot.waitUntil(done, timeout=WAIT_MS)
 

@@ -39,7 +39,7 @@ def recorded_local_grads(window, item):
             for source, _, d in graph.in_edges(target, data=True) if source in sources]
 
 
-def test_edges_show_their_local_gradients_when_zoomed_in_and_hide_them_zoomed_out(window, settle):
+def test_edges_show_their_local_gradients_when_zoomed_in_and_hide_them_zoomed_out(qtbot, window, settle, wait_ms):
     trace = window.session.trace
     window.go_to_node(int(trace.attention_nodes[0, 1, 2, 0]))  # opens a softmax down to single values
     settle(window)
@@ -66,6 +66,7 @@ def test_edges_show_their_local_gradients_when_zoomed_in_and_hide_them_zoomed_ou
     doubled = replace(rendered, edges=[replace(e, local_grad=None if e.local_grad is None else 2 * e.local_grad) for e in rendered.edges])
     fills = {vid: (item.brush().color(), item.texts[0].brush().color()) for vid, item in view.nodes.items()}
     view.show_graph(doubled, view.layout, fills)
+    qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)  # a big view takes its numbers over several turns
     item = edges[0]
     assert view.edges[(item.source, item.target)] is item
     assert item.label.childItems()[0].text() == number(item.local_grad, 3)

@@ -1,0 +1,109 @@
+"""A new layout's items are made a slice per event-loop turn (microgpt_viz/app/graph/view.py):
+the old picture stays whole and usable until the new one replaces it in one go."""
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PyQt6 import sip  # noqa: E402
+from PyQt6.QtCore import QEvent, Qt  # noqa: E402
+from PyQt6.QtGui import QColor, QHelpEvent  # noqa: E402
+from PyQt6.QtWidgets import QApplication, QToolTip  # noqa: E402
+
+from microgpt_viz.app.graph import view as graph_view  # noqa: E402
+from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
+
+
+def closed_group(window):
+    return next(n.id for n in window.session.rendered().nodes if n.kind == "group" and n.expandable)
+
+
+def test_a_new_picture_is_made_over_several_turns_and_replaces_the_old_one_whole(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)  # one item per turn: the slicing shows on any machine
+    view = window.graph.view
+    old = dict(view.nodes)
+    turns_seen = []
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: view.building, timeout=wait_ms)
+    while view.building:  # meanwhile the old picture is the one on screen, every box of it
+        turns_seen.append(dict(view.nodes) == old and all(item.scene() is view.scene() for item in old.values()))
+        qtbot.wait(1)
+    assert len(turns_seen) > 1 and all(turns_seen)
+    settle(window)
+    rendered = window.session.rendered()
+    assert set(view.nodes) == {n.id for n in rendered.nodes} != set(old)
+    scene_items = set(view.scene().items())
+    assert all(item in scene_items for item in list(view.nodes.values()) + list(view.edges.values()))
+    assert len([i for i in scene_items if isinstance(i, graph_view.NodeItem)]) == len(rendered.nodes)
+
+
+def test_a_click_on_the_old_picture_names_only_boxes_the_new_one_still_has(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    opened = closed_group(window)
+    clicked = []
+    view.nodeClicked.connect(clicked.append)
+    window.toggle_group(opened)
+    qtbot.waitUntil(lambda: view.building, timeout=wait_ms)
+    kept = next(i for i in view.nodes if i != opened and i in view._build.ids)
+    for box in (opened, kept):  # the group being opened is a frame in the new picture, not a box
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.view_point_of(box))
+    assert clicked == [kept]
+    settle(window)
+
+
+def test_newer_numbers_for_the_picture_on_its_way_reach_every_box(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: view.building, timeout=wait_ms)
+    window.choose_colour("data")  # while the new picture is being made
+    settle(window)
+    fills, _ = node_fills(window.session.rendered(), "data", None)  # what a picture made now would have
+    assert {vid: item.brush().color().name() for vid, item in view.nodes.items()} == \
+        {vid: fill.name() for vid, (fill, _) in fills.items()}
+
+
+def test_new_numbers_for_the_boxes_shown_arrive_over_several_turns_and_then_say_so(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    items = dict(view.nodes)
+    red = {vid: (QColor("red"), QColor("black")) for vid in view.nodes}
+    shown = []
+    view.show_graph(window.session.rendered(), view.layout, red, on_shown=lambda: shown.append(view.building))
+    turns = 0
+    while view.building:
+        assert not shown
+        qtbot.wait(1)
+        turns += 1
+    assert turns > 1 and shown == [False]
+    assert view.nodes == items  # the same boxes, not new ones
+    assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
+
+
+def test_hovering_a_box_tells_its_numbers(qtbot, window, settle):
+    settle(window)
+    view = window.graph.view
+    inside = view.viewport().rect()
+    box, item = next((b, i) for b, i in view.nodes.items() if inside.contains(view.view_point_of(b)))
+    point = view.view_point_of(box)
+    QApplication.sendEvent(view.viewport(), QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
+    assert QToolTip.isVisible()
+    assert QToolTip.text() == item.tooltip()
+    assert str(item.node.count) in QToolTip.text() or "data " in QToolTip.text()  # its numbers, not an empty tip
+
+
+def test_a_replaced_picture_is_deleted_a_slice_at_a_time_and_then_its_scene(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    old_scene, old_items = view.scene(), list(view.nodes.values())
+    window.toggle_group(closed_group(window))
+    settle(window)
+    assert view.scene() is not old_scene
+    deleted_counts = []
+    while not sip.isdeleted(old_scene):
+        deleted_counts.append(sum(sip.isdeleted(item) for item in old_items))
+        qtbot.wait(1)
+        assert len(deleted_counts) < 100_000
+    assert any(0 < count < len(old_items) for count in deleted_counts)  # some gone, some not yet: in slices
+    assert all(sip.isdeleted(item) for item in old_items) and not view._discarded
+    assert all(not sip.isdeleted(item) for item in view.nodes.values())
