@@ -17,13 +17,19 @@ positions left to right, so the order is restored after the layout instead:
    place of the boxes they feed.
 3. Rows of closed boxes that order_lines writes as `{rank=same; ...}` in model order (q k v)
    are put in that order among the places dot gave them.
-4. The moved picture is drawn by `dot -Kneato -n2`, which keeps every position and every edge
-   route given; edges whose ends moved apart lost theirs and are routed again around the boxes.
+4. Edges whose ends moved apart lost their routes, and so did the ones dot ran through a
+   frame's title. Under TB they get routes of our own (core/views/edge_routes.py); under LR
+   they are left to neato, which routes them around the boxes and the titles given to it.
+5. The moved picture is drawn by `dot -Kneato -n2`, which keeps every position and route given.
 
-`rearranged_source(source, laid_out)` makes step 4's input: the DOT source with positions, or
+`rearranged_source(source, laid_out)` makes step 5's input: the DOT source with positions, or
 None when dot's order is the model's already (then dot's own drawing is used).
 """
 import re
+
+import numpy as np
+
+from core.views.edge_routes import DEFAULT_ARROW, Router
 
 
 _TOP_CLUSTER = re.compile(r'^  subgraph ("(?:[^"\\]|\\.)*") \{$')
@@ -73,6 +79,7 @@ class _Geometry:
         self.subgraphs = {o["_gvid"]: o for o in subgraphs}
         self.clusters = {o["name"]: o for o in subgraphs if "bb" in o}
         self.nodes = {o["_gvid"]: o for o in objects[len(subgraphs):]}
+        self.by_name = {o["name"]: o for o in self.nodes.values()}
         self.edges = laid_out.get("edges", [])
         self.neighbours = {}
         for edge in self.edges:
@@ -82,6 +89,13 @@ class _Geometry:
     # reading order: left to right under TB; top to bottom under LR, where Graphviz's y grows upwards
     def across(self, x, y):
         return x if self.rankdir == "TB" else -y
+
+    def rank_across(self, x, y):
+        """(place along the ranks, growing the way they are read; place across, in reading order)."""
+        return (-y, x) if self.rankdir == "TB" else (x, -y)
+
+    def from_rank_across(self, r, a):
+        return (a, -r) if self.rankdir == "TB" else (r, -a)
 
     def delta(self, shift):
         """(dx, dy) in Graphviz's coordinates for a shift along the reading axis. Under LR the
@@ -279,25 +293,40 @@ def _placed_source(source, geometry, shifts):
         dx, dy = geometry.delta(shifts.get(("node", gvid), 0.0))
         node_at[node["name"]] = _moved_point(node["pos"], dx, dy)
         node_shift[node["name"]] = shifts.get(("node", gvid), 0.0)
-    titles = _title_obstacles(geometry, shifts, node_at)
-    routes, crossing = {}, 0
+    titles = _title_obstacles(geometry, shifts)
+    boxes = {name: (*(float(v) for v in at.split(",")), 72 * float(geometry.by_name[name]["width"]), 72 * float(geometry.by_name[name]["height"]))
+             for name, at in node_at.items() if not name.startswith(ANCHOR + " ")}
+    kept, again = {}, []
+    title_array = np.array(list(titles.values()), dtype=float).reshape(-1, 4)
     for edge in geometry.edges:
         tail, head = geometry.nodes[edge["tail"]]["name"], geometry.nodes[edge["head"]]["name"]
-        if ("pos" not in edge or tail not in node_shift or node_shift[tail] != node_shift[head]
+        if tail not in boxes or head not in boxes:
+            continue  # to or from an anchor, which goes
+        if ("pos" not in edge or node_shift[tail] != node_shift[head]
                 or edge["tail"] in geometry.rerouted or edge["head"] in geometry.rerouted):
-            continue  # its ends moved apart: neato routes it again
+            again.append((edge, tail, head))  # its ends moved apart
+            continue
         dx, dy = geometry.delta(node_shift[tail])
         route = _moved_spline(edge["pos"], dx, dy)
-        label_at = f'lp="{_moved_point(edge["lp"], dx, dy)}"' if "lp" in edge else None
-        if any(_crosses(route, title) for title in titles.values()):
-            # routed again, around the title; its label stays in the room dot made for it
-            crossing += 1
-            if label_at:
-                routes.setdefault((tail, head), []).append(label_at)
+        if len(title_array) and _crosses_a_title(route, title_array):
+            again.append((edge, tail, head))  # dot ran it through a frame's title
             continue
-        routes.setdefault((tail, head), []).append(f'pos="{route}"' + (f", {label_at}" if label_at else ""))
-    if not shifts and not crossing:
+        label_at = f', lp="{_moved_point(edge["lp"], dx, dy)}"' if "lp" in edge else ""
+        kept.setdefault((tail, head), []).append(f'pos="{route}"{label_at}')
+    if not shifts and not again:
         return None
+    routes = kept
+    if geometry.rankdir == "TB":
+        router = Router([*boxes.values(), *titles.values()], geometry.rankdir)
+        for edge, tail, head in again:
+            route = router.route(boxes[tail], boxes[head], _arrow_length(edge.get("pos", "")))
+            label_at = f', lp="{_label_beside(route, edge, geometry)}"' if "lp" in edge else ""
+            routes.setdefault((tail, head), []).append(f'pos="{route}"{label_at}')
+    else:  # neato routes them (see core/views/edge_routes.py for why not under LR)
+        for edge, tail, head in again:
+            if "lp" in edge:  # the label stays in the room dot made for it
+                dx, dy = geometry.delta(node_shift[tail])
+                routes.setdefault((tail, head), []).append(f'lp="{_moved_point(edge["lp"], dx, dy)}"')
     lines = []
     for line in source.splitlines():
         if f'"{ANCHOR} ' in line:
@@ -329,52 +358,94 @@ def _placed_source(source, geometry, shifts):
         else:
             lines.append(line)
     closing = max(i for i, line in enumerate(lines) if line.strip() == "}")
-    # the picture keeps dot's bounding box; the routes made again are curves around the boxes
-    # and around the frames' titles, which neato would otherwise run them through
-    extra = [f'  graph [bb="{geometry.grown_bb()}", splines=true];']
-    extra += [f'  "{ANCHOR} title {_escaped(name)}" [shape=box, style=invis, label="", fixedsize=true, '
-              f'width={w / 72:.3f}, height={h / 72:.3f}, pos="{x:.2f},{y:.2f}"];'
-              for name, (x, y, w, h) in titles.items()]
-    lines[closing:closing] = extra
+    if geometry.rankdir == "TB":  # every node and edge has its place: neato -n2 only draws
+        lines[closing:closing] = [f'  graph [bb="{geometry.grown_bb()}"];']
+    else:  # neato routes the edges without a place around the boxes, and around the titles given as boxes
+        lines[closing:closing] = [f'  graph [bb="{geometry.grown_bb()}", splines=true];'] + [
+            f'  "{ANCHOR} title {_escaped(name)}" [shape=box, style=invis, label="", fixedsize=true, '
+            f'width={w / 72:.3f}, height={h / 72:.3f}, pos="{x:.2f},{y:.2f}"];'
+            for name, (x, y, w, h) in _clear_of_boxes(titles, boxes).items()]
     return "\n".join(lines) + "\n"
 
 
-def _crosses(route, title):
-    """Whether a B-spline route ("e,x,y x,y ...", points) runs through a title's box."""
-    x, y, w, h = title
-    points = [tuple(float(v) for v in part.split(",")[-2:]) for part in route.split() if part[:2] not in ("e,", "s,")]
-    for k in range(0, len(points) - 3, 3):
-        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[k:k + 4]
-        for step in range(17):
-            t = step / 16
-            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t ** 2, t ** 3
-            px, py = a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
-            if abs(px - x) < w / 2 and abs(py - y) < h / 2:
-                return True
-    return False
-
-
 # neato routes nothing when two obstacles come closer than its margin around each (esep, 3
-# points by default): a title is an obstacle only where it keeps clear of every box
+# points by default): a title is an obstacle for it only where it keeps clear of every box
 TITLE_CLEARANCE = 6.5
 
 
-def _title_obstacles(geometry, shifts, node_at):
-    """Cluster name -> (x, y, width, height) in points of its title, as moved; titles that come
-    too close to a box are left out."""
-    boxes = []
-    for node in geometry.nodes.values():
-        if node["name"] in node_at:
-            x, y = (float(v) for v in node_at[node["name"]].split(","))
-            boxes.append((x, y, 72 * float(node["width"]), 72 * float(node["height"])))
+def _clear_of_boxes(titles, boxes):
+    return {name: (x, y, w, h) for name, (x, y, w, h) in titles.items()
+            if all(abs(x - bx) >= (w + bw) / 2 + TITLE_CLEARANCE or abs(y - by) >= (h + bh) / 2 + TITLE_CLEARANCE
+                   for bx, by, bw, bh in boxes.values())}
+
+
+def _arrow_length(pos):
+    """Points from the end of dot's route to its arrow's tip (arrowsize differs by theme)."""
+    parts = pos.split()
+    tip = next((p[2:] for p in parts if p.startswith("e,")), None)
+    points = [p for p in parts if not p.startswith(("e,", "s,"))]
+    if tip is None or not points:
+        return DEFAULT_ARROW
+    (x0, y0), (x1, y1) = (tuple(float(v) for v in p.split(",")[:2]) for p in (points[-1], tip))
+    return max(1.0, ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5)
+
+
+def _label_beside(route, edge, geometry):
+    """Where an edge's label goes on its new route: as far beside it as dot had put it beside
+    the old one, halfway along the new one."""
+    old, new = _polyline(edge.get("pos", ""), geometry), _polyline(route, geometry)
+    if not old or not new:
+        return edge["lp"]
+    label_r, label_a = geometry.rank_across(*(float(v) for v in edge["lp"].split(",")[:2]))
+    aside = label_a - _across_at(old, label_r)
+    middle = (new[0][0] + new[-1][0]) / 2
+    return "%.2f,%.2f" % geometry.from_rank_across(middle, _across_at(new, middle) + aside)
+
+
+def _polyline(pos, geometry):
+    """A route's control points, as (along the ranks, across)."""
+    return [geometry.rank_across(*(float(v) for v in p.split(",")[:2])) for p in pos.split() if not p.startswith(("e,", "s,"))]
+
+
+def _across_at(points, rank):
+    """The place across of a route's control point nearest `rank` along the ranks."""
+    return min((abs(r - rank), a) for r, a in points)[1]
+
+
+TITLE_MARGIN = 2.0  # points around a title that a route of dot's may not come into either
+_SAMPLES = np.linspace(0.0, 1.0, 65)  # along a piece of a route up to ~200 points long: ~3 points apart
+# the cubic Bernstein weights of every sample, (65, 4)
+_WEIGHTS = np.stack([(1 - _SAMPLES) ** 3, 3 * (1 - _SAMPLES) ** 2 * _SAMPLES, 3 * (1 - _SAMPLES) * _SAMPLES ** 2, _SAMPLES ** 3], axis=1)
+
+
+def _crosses_a_title(route, titles):
+    """Whether a B-spline route ("e,x,y x,y ...", points) runs through any title; titles:
+    (n, 4) array of x, y, width, height. A curve lies inside the box around its control
+    points, so only the titles that box meets are sampled."""
+    points = np.array([[float(v) for v in part.split(",")[-2:]] for part in route.split() if part[:2] not in ("e,", "s,")])
+    if len(points) < 4:
+        return False
+    low, high = points.min(axis=0), points.max(axis=0)
+    near = titles[(np.abs(titles[:, 0] - (low[0] + high[0]) / 2) < (titles[:, 2] + high[0] - low[0]) / 2)
+                  & (np.abs(titles[:, 1] - (low[1] + high[1]) / 2) < (titles[:, 3] + high[1] - low[1]) / 2)]
+    if not len(near):
+        return False
+    segments = (len(points) - 1) // 3
+    control = np.stack([points[3 * k:3 * k + 4] for k in range(segments)])  # (segments, 4, 2)
+    samples = np.einsum("sj,kjd->ksd", _WEIGHTS, control).reshape(-1, 2)
+    # samples ~3 points apart could step over a title's corner: the title counts with a margin
+    inside = (np.abs(samples[:, None, 0] - near[None, :, 0]) < near[None, :, 2] / 2 + TITLE_MARGIN) & \
+             (np.abs(samples[:, None, 1] - near[None, :, 1]) < near[None, :, 3] / 2 + TITLE_MARGIN)
+    return bool(inside.any())
+
+
+def _title_obstacles(geometry, shifts):
+    """Cluster name -> (x, y, width, height) in points of its title, as moved."""
     titles = {}
     for name, cluster in geometry.clusters.items():
         if not cluster.get("label") or "lp" not in cluster or "lwidth" not in cluster:
             continue
         dx, dy = geometry.delta(shifts.get(("cluster", name), 0.0))
         x, y = (float(v) for v in _moved_point(cluster["lp"], dx, dy).split(","))
-        w, h = 72 * float(cluster["lwidth"]), 72 * float(cluster["lheight"])
-        if all(abs(x - bx) >= (w + bw) / 2 + TITLE_CLEARANCE or abs(y - by) >= (h + bh) / 2 + TITLE_CLEARANCE
-               for bx, by, bw, bh in boxes):
-            titles[name] = (x, y, w, h)
+        titles[name] = (x, y, 72 * float(cluster["lwidth"]), 72 * float(cluster["lheight"]))
     return titles

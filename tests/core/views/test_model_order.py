@@ -160,12 +160,18 @@ def test_no_edge_runs_through_a_frame_title(trainer, view, make_source, rankdir)
             assert not any(x0 < x < x1 and y0 < y < y1 for x0, y0, x1, y1 in titles), edge
 
 
-def test_a_picture_over_the_limit_keeps_dots_own_drawing(emma_cone, monkeypatch):
-    """Routing moved edges again grows far faster than dot's layout (seconds past ~100 boxes),
-    so a bigger picture is dot's own, out of order but drawn at once."""
-
-    source = layout_source(emma_cone, "TB")
+def test_an_lr_picture_over_the_limit_keeps_dots_own_drawing(emma_cone, monkeypatch):
+    """Under LR Graphviz routes the moved edges, and that grows far faster than dot's layout
+    (seconds past ~100 boxes), so a bigger LR picture is dot's own, out of order but drawn at once."""
+    source = layout_source(emma_cone, "LR")
     moved = run_in_model_order(source, "json0")
     monkeypatch.setattr(layout, "MODEL_ORDER_LIMIT", len(emma_cone.nodes) - 1)
     kept = run_in_model_order(source, "json0")
     assert kept == layout.run_dot(source, "json0") != moved
+
+
+def test_a_tb_picture_over_the_limit_is_still_put_in_order(emma_cone, monkeypatch):
+    # under TB the moved edges get routes of our own, at any size
+    monkeypatch.setattr(layout, "MODEL_ORDER_LIMIT", 0)
+    placed = drawn(layout_source(emma_cone, "TB"), "TB")
+    assert sorted(range(4), key=lambda p: placed.clusters[f"pos{p}"].x) == [0, 1, 2, 3]
