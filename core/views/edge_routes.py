@@ -13,8 +13,8 @@ direction, boxes and frame titles lie in bands, with free gaps between the bands
 3. and turns at each corner left in a short curve, begun and ended a few points either side.
 
 That holds where boxes and titles lie in bands, as they do under TB. Under LR a frame's title
-runs along the ranks, through the very gaps the routes turn in, so LR pictures are still routed
-by Graphviz (see core/views/layout.run_in_model_order).
+runs along the ranks, into the gaps the routes cross, and a few routes run through one
+(model_order.py has neato route those again where the picture is small enough).
 
 Coordinates: Graphviz points, y up. Internally `t` runs along the rank direction the way the
 edge travels and `a` across it.

@@ -91,7 +91,7 @@ def run_dot(source, fmt, timeout=60):
     return _run_dot_once(source.replace("graph [", "graph [splines=line, ", 1), fmt, timeout)
 
 
-MODEL_ORDER_LIMIT = 100  # boxes under LR, where Graphviz routes the moved edges; module-level cones are 40-100
+MODEL_ORDER_LIMIT = 100  # boxes up to which neato may route again an edge ours ran through a title
 
 
 def run_in_model_order(source, fmt, timeout=60):
@@ -103,11 +103,9 @@ def run_in_model_order(source, fmt, timeout=60):
     laid_out = run_dot(source, "json0", timeout)
     geometry = json.loads(laid_out)
     boxes = sum(1 for obj in geometry.get("objects", []) if "nodes" not in obj and not obj["name"].startswith(ANCHOR + " "))
-    # Under TB the moved edges get routes of our own (core/views/edge_routes.py). Under LR
-    # neato routes them, and that costs far more than dot's whole layout as the picture grows
-    # (0.6 s at 52 boxes, 14 s at 143, minutes at 8,000): bigger LR pictures keep dot's order.
-    routed_by_neato = geometry.get("rankdir", "TB") != "TB"
-    moved = rearranged_source(source, geometry) if boxes <= MODEL_ORDER_LIMIT or not routed_by_neato else None
+    # neato's router costs far more than dot's whole layout as the picture grows (0.6 s at 52
+    # boxes, 14 s at 143, minutes at 8,000): past the limit our routes stand, title or not
+    moved = rearranged_source(source, geometry, neato_routes=boxes <= MODEL_ORDER_LIMIT)
     if moved is not None:
         try:
             return _run_dot_once(moved, fmt, timeout, *NEATO_FLAGS)

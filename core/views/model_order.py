@@ -18,8 +18,9 @@ positions left to right, so the order is restored after the layout instead:
 3. Rows of closed boxes that order_lines writes as `{rank=same; ...}` in model order (q k v)
    are put in that order among the places dot gave them.
 4. Edges whose ends moved apart lost their routes, and so did the ones dot ran through a
-   frame's title. Under TB they get routes of our own (core/views/edge_routes.py); under LR
-   they are left to neato, which routes them around the boxes and the titles given to it.
+   frame's title. They get routes of our own (core/views/edge_routes.py). Under LR a few of
+   those run through a title; in pictures small enough, neato routes those few again, around
+   the boxes and the titles given to it.
 5. The moved picture is drawn by `dot -Kneato -n2`, which keeps every position and route given.
 
 `rearranged_source(source, laid_out)` makes step 5's input: the DOT source with positions, or
@@ -52,18 +53,19 @@ def unquote(token):
     return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
-def rearranged_source(source, laid_out):
+def rearranged_source(source, laid_out, neato_routes=True):
     """DOT source for `dot -Kneato -n2` drawing `source` with its top-level boxes in the order they
     are written in, from dot's layout of it (`-Tjson0`, parsed), and with the edges that dot ran
     through a frame's title routed around it; None when no box has to move and no edge crosses a
-    title."""
+    title. neato_routes: a route of ours that would cross a title (under LR) is left for neato
+    to find, which costs seconds in a big picture; with False it is kept."""
     lines = source.splitlines()
     top = [unquote(m.group(1)) for m in map(_TOP_CLUSTER.match, lines) if m]
     rows = [[unquote(name) for name in _QUOTED.findall(m.group(1))] for m in map(_ROW.match, lines) if m]
     geometry = _Geometry(laid_out, laid_out.get("rankdir", "TB"))
     shifts = (geometry.shifts(top) if len(top) > 1 else None) or {}
     geometry.put_rows_in_order(rows, shifts)
-    return _placed_source(source, geometry, shifts)
+    return _placed_source(source, geometry, shifts, neato_routes)
 
 
 class _Geometry:
@@ -283,7 +285,7 @@ def _with_attrs(attrs_part, added):
     return f" [{added}, {attrs_part.strip()[1:]}"
 
 
-def _placed_source(source, geometry, shifts):
+def _placed_source(source, geometry, shifts, neato_routes):
     """The source with pos for every node, bb and lp for every cluster, pos for every edge that
     keeps its route, and no anchors (they only held dot's order)."""
     node_at, node_shift = {}, {}
@@ -315,18 +317,20 @@ def _placed_source(source, geometry, shifts):
         kept.setdefault((tail, head), []).append(f'pos="{route}"{label_at}')
     if not shifts and not again:
         return None
-    routes = kept
-    if geometry.rankdir == "TB":
-        router = Router([*boxes.values(), *titles.values()], geometry.rankdir)
-        for edge, tail, head in again:
-            route = router.route(boxes[tail], boxes[head], _arrow_length(edge.get("pos", "")))
-            label_at = f', lp="{_label_beside(route, edge, geometry)}"' if "lp" in edge else ""
-            routes.setdefault((tail, head), []).append(f'pos="{route}"{label_at}')
-    else:  # neato routes them (see core/views/edge_routes.py for why not under LR)
-        for edge, tail, head in again:
+    routes, left_to_neato = kept, 0
+    router = Router([*boxes.values(), *titles.values()], geometry.rankdir)
+    for edge, tail, head in again:
+        route = router.route(boxes[tail], boxes[head], _arrow_length(edge.get("pos", "")))
+        if neato_routes and len(title_array) and _crosses_a_title(route, title_array):
+            # under LR titles run along the ranks, into the gaps our routes cross (see
+            # edge_routes.py): neato routes this one around the titles given to it as boxes
+            left_to_neato += 1
             if "lp" in edge:  # the label stays in the room dot made for it
                 dx, dy = geometry.delta(node_shift[tail])
                 routes.setdefault((tail, head), []).append(f'lp="{_moved_point(edge["lp"], dx, dy)}"')
+            continue
+        label_at = f', lp="{_label_beside(route, edge, geometry)}"' if "lp" in edge else ""
+        routes.setdefault((tail, head), []).append(f'pos="{route}"{label_at}')
     lines = []
     for line in source.splitlines():
         if f'"{ANCHOR} ' in line:
@@ -358,7 +362,7 @@ def _placed_source(source, geometry, shifts):
         else:
             lines.append(line)
     closing = max(i for i, line in enumerate(lines) if line.strip() == "}")
-    if geometry.rankdir == "TB":  # every node and edge has its place: neato -n2 only draws
+    if not left_to_neato:  # every node and edge has its place: neato -n2 only draws
         lines[closing:closing] = [f'  graph [bb="{geometry.grown_bb()}"];']
     else:  # neato routes the edges without a place around the boxes, and around the titles given as boxes
         lines[closing:closing] = [f'  graph [bb="{geometry.grown_bb()}", splines=true];'] + [
