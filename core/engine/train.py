@@ -147,7 +147,7 @@ class Trainer:
         return recorded.loss
 
     def _forward_backward(self, doc, record):
-        from core.trace.record import Recorder  # only recording needs networkx
+        from core.trace.record import Recorder  # only recording needs numpy and the trace columns
 
         tokens = self.tokenizer.encode(doc)
         s = self.step_index
