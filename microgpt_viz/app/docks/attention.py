@@ -347,13 +347,20 @@ class AttentionCanvas(QWidget):
 
 
 def _short(x):
+    """A cell's number in at most four characters and a sign (a cell is sized for "0.35")."""
     if not np.isfinite(x):
         return str(x)
     if x == 0:
         return "0"
-    if abs(x) >= 0.01 and abs(x) < 100:
-        return f"{x:.2f}"
-    return f"{x:.0e}"
+    if abs(x) >= 0.00995:  # 0.35, 12.3, 150
+        for digits in (2, 1, 0):
+            text = f"{x:.{digits}f}"
+            if len(text.lstrip("-")) <= 4:
+                return text
+    elif abs(x) >= 0.001:
+        return f"{x:.3f}".replace("0.", ".", 1)  # .003
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"  # 3e-4, 2e+05 -> 2e5
 
 
 class AttentionPanel(QWidget):

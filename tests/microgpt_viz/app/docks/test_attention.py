@@ -1,4 +1,5 @@
-"""The attention dock says in words why a matrix is blank instead of drawing a colour scale for zeros."""
+"""The attention dock says in words why a matrix is blank instead of drawing a colour scale for
+zeros, and writes numbers that fit their cells."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -44,3 +45,14 @@ def test_an_all_zero_matrix_without_a_known_cause_gets_the_plain_words():
     assert zero_text(later, "grads") == "every d loss / d weight in this step is 0, so there is nothing to colour"
     latest = SimpleNamespace(step=0, config=preset("latest"))
     assert "attn_wo" not in zero_text(latest, "grads")
+
+
+@pytest.mark.parametrize("x", [0.35, -0.35, 0.0096, 0.0042, -0.0042, 0.001, 3.1e-4, -1.5e-7, 2.4e5, 99.5])
+def test_a_cell_number_fits_the_cell_and_reads_as_its_value(x):
+    # a cell is sized for "0.35": four characters, and a sign
+    from microgpt_viz.app.docks.attention import _short
+
+    text = _short(x)
+    assert len(text.lstrip("-")) <= 4, text
+    assert float(text) == pytest.approx(x, rel=0.5), text  # one or two significant digits
+    assert text.startswith("-") == (x < 0)
