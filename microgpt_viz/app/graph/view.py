@@ -12,11 +12,11 @@ import time
 
 from PyQt6 import sip
 from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtGui import QColor, QPainter, QPixmapCache
 from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView, QToolTip
 
 from core.views.layout import FONT_SIZE
-from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, NodeItem, TextObstacles
+from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, EdgeLayer, NodeItem, TextObstacles
 
 MIN_READABLE_PX = 6.0  # text smaller than this on screen is hidden
 MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between lines)
@@ -24,6 +24,9 @@ MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
 BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
+# Qt keeps the edges' pixels (EdgeLayer) in its pixmap cache, 10 MB by default: less than one
+# full-screen viewport on a large or high-DPI screen, and a pixmap that does not fit is redrawn on every paint
+PIXMAP_CACHE_KB = 64 * 1024
 
 
 def _scene(parent=None):
@@ -55,6 +58,8 @@ class _Build:
         self.known = self.ids | {c.id for c in rendered.clusters}  # what a click on the old picture may still name
         self.scene = _scene(view)  # the view owns it: deleted when the view is done with it, not when Python lets go
         self.nodes, self.clusters, self.edges = {}, {}, {}
+        self.edge_layer = EdgeLayer()  # first in the scene: the edges' labels stack above their lines
+        self.scene.addItem(self.edge_layer)
         self.stale = False  # newer numbers or colours came while items were being made
         self._work = self._make_items()
 
@@ -90,6 +95,7 @@ class _Build:
             scene.addItem(item)
             self.edges[(source, target)] = item
             yield
+        self.edge_layer.set_edges(self.edges.values())
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
 
@@ -102,6 +108,7 @@ class GraphView(QGraphicsView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), PIXMAP_CACHE_KB))
         self.setScene(_scene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -113,6 +120,7 @@ class GraphView(QGraphicsView):
         self.nodes = {}  # visible id -> NodeItem
         self.clusters = {}  # cluster id -> ClusterItem
         self.edges = {}  # (source id, target id) -> EdgeItem
+        self.edge_layer = None  # draws every edge's line and head (EdgeLayer)
         self.selected = None
         self.home = None  # id of the box the picture starts from when the whole graph is too big
         self._press = None
@@ -184,9 +192,10 @@ class GraphView(QGraphicsView):
         if self._discarded and not self._build_timer.isActive():
             self._build_timer.start(0)
 
-    def _discard(self, scene, nodes, clusters, edges):
+    def _discard(self, scene, nodes, clusters, edges, edge_layer):
         """Put a replaced picture away: deleting a few thousand items at once held the event loop ~50 ms."""
-        self._discarded.append((scene, [*nodes.values(), *clusters.values(), *edges.values()]))
+        layer = [edge_layer] if edge_layer is not None else []
+        self._discarded.append((scene, [*layer, *nodes.values(), *clusters.values(), *edges.values()]))
 
     def _delete_discarded(self):
         """A generator: delete the replaced pictures' items one per step, then their scenes."""
@@ -203,7 +212,7 @@ class GraphView(QGraphicsView):
         if self._build is not None:
             self._build_timer.stop()
             build = self._build
-            self._discard(build.scene, build.nodes, build.clusters, build.edges)
+            self._discard(build.scene, build.nodes, build.clusters, build.edges, build.edge_layer)
             self._build = None
             self._build_timer.start(0)
 
@@ -227,9 +236,10 @@ class GraphView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
         self.setScene(build.scene)
-        self._discard(old, self.nodes, self.clusters, self.edges)
+        self._discard(old, self.nodes, self.clusters, self.edges, self.edge_layer)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
         self.nodes, self.clusters, self.edges, self.layout = build.nodes, build.clusters, build.edges, build.layout
+        self.edge_layer = build.edge_layer
         if build.text_visible != self._text_visible:
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(self._text_visible)
@@ -287,6 +297,7 @@ class GraphView(QGraphicsView):
         self._cancel_build()
         self.scene().clear()
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
+        self.edge_layer = None
 
     # ---- camera -----------------------------------------------------------------------
     def _zoom_changed(self):

@@ -7,7 +7,7 @@ pytest.importorskip("pytestqt")
 from PyQt6 import sip  # noqa: E402
 from PyQt6.QtCore import QEvent, Qt  # noqa: E402
 from PyQt6.QtGui import QColor, QHelpEvent  # noqa: E402
-from PyQt6.QtWidgets import QApplication, QToolTip  # noqa: E402
+from PyQt6.QtWidgets import QApplication, QGraphicsItem, QToolTip  # noqa: E402
 
 from microgpt_viz.app.graph import view as graph_view  # noqa: E402
 from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
@@ -105,3 +105,26 @@ def test_a_replaced_picture_is_deleted_a_slice_at_a_time_and_then_its_scene(qtbo
     assert any(0 < count < len(old_items) for count in deleted_counts)  # some gone, some not yet: in slices
     assert all(sip.isdeleted(item) for item in old_items) and not view._discarded
     assert all(not sip.isdeleted(item) for item in view.nodes.values())
+
+
+def test_edges_are_drawn_by_one_layer_whose_pixels_are_kept_and_hovering_an_edge_still_tells_it(window, settle):
+    settle(window)
+    view = window.graph.view
+    layer = view.edge_layer
+    assert layer.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache  # a Step's repaint copies the lines
+    assert all(item.pen().style() == Qt.PenStyle.NoPen for item in view.edges.values())  # the layer draws them instead
+    assert layer.path().elementCount() == sum(item.path().elementCount() for item in view.edges.values())
+    heads = [item.head for item in view.edges.values() if item.head is not None]
+    assert heads and layer.childItems()[0].path().elementCount() == sum(len(head) + 1 for head in heads)  # closed triangles
+    inside = view.viewport().rect()
+
+    def hovered_first(item):
+        point = view.mapFromScene(item.path().pointAtPercent(0.5))
+        tops = [i.topLevelItem() for i in view.items(point)]
+        found = next((i for i in tops if isinstance(i, (graph_view.NodeItem, graph_view.EdgeItem))), None)
+        return inside.contains(point) and found is item
+
+    item = next(e for e in view.edges.values() if e.tooltip() and hovered_first(e))
+    point = view.mapFromScene(item.path().pointAtPercent(0.5))
+    QApplication.sendEvent(view.viewport(), QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
+    assert QToolTip.isVisible() and QToolTip.text() == item.tooltip()
