@@ -189,8 +189,8 @@ class GraphView(QGraphicsView):
             if not _run_for(self._delete_discarded(), BUILD_SLICE_S):
                 self._build_timer.start(0)
             return
-        if self._discarded and not self._build_timer.isActive():
-            self._build_timer.start(0)
+        if (self._build is not None or self._discarded) and not self._build_timer.isActive():
+            self._build_timer.start(0)  # a recolour came while a picture was being made: it goes on now
 
     def _discard(self, scene, nodes, clusters, edges, edge_layer):
         """Put a replaced picture away: deleting a few thousand items at once held the event loop ~50 ms."""
@@ -219,9 +219,11 @@ class GraphView(QGraphicsView):
     def _update_in_place(self, rendered, fills):
         """A generator: new numbers and colours into the boxes and edges shown, one item per step."""
         for n in rendered.nodes:
-            fill, text = fills[n.id]
-            self.nodes[n.id].update_node(n, fill, text)
-            yield
+            item = self.nodes.get(n.id)
+            if item is not None:  # a recolour may name boxes of a picture still being made
+                fill, text = fills[n.id]
+                item.update_node(n, fill, text)
+                yield
         for e in rendered.edges:
             item = self.edges.get((e.source, e.target))
             if item is not None:
@@ -274,15 +276,17 @@ class GraphView(QGraphicsView):
             self.centerOn(drawing.center())
 
     def recolour(self, rendered, fills):
-        if self._update is not None:  # numbers on their way: the rest of them with these colours
-            self._update = (self._update_in_place(rendered, fills), self._update[1])
+        """New colours for the boxes shown: a slice now, the rest a slice per turn (recolouring a
+        few thousand boxes at once held the event loop 20-50 ms)."""
         if self._build is not None:
             self._build.rendered, self._build.fills, self._build.stale = rendered, fills, True
-        for n in rendered.nodes:
-            item = self.nodes.get(n.id)
-            if item is not None:
-                fill, text = fills[n.id]
-                item.update_node(n, fill, text)
+        if self._update is not None:  # numbers on their way: the rest of them with these colours
+            self._update = (self._update_in_place(rendered, fills), self._update[1])
+            return
+        work = self._update_in_place(rendered, fills)
+        if not _run_for(work, BUILD_SLICE_S):
+            self._update = (work, None)
+            self._build_timer.start(0)
 
     def set_selected(self, visible_id):
         if self._build is not None:

@@ -128,3 +128,17 @@ def test_edges_are_drawn_by_one_layer_whose_pixels_are_kept_and_hovering_an_edge
     point = view.mapFromScene(item.path().pointAtPercent(0.5))
     QApplication.sendEvent(view.viewport(), QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
     assert QToolTip.isVisible() and QToolTip.text() == item.tooltip()
+
+
+def test_a_recolouring_reaches_the_boxes_a_slice_per_turn(qtbot, window, settle, monkeypatch):
+    settle(window)
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    red = {vid: (QColor("red"), QColor("black")) for vid in view.nodes}
+    view.recolour(window.session.rendered(), red)
+    reds_per_turn = []
+    while view.building:
+        reds_per_turn.append(sum(item.brush().color() == QColor("red") for item in view.nodes.values()))
+        qtbot.wait(1)
+    assert reds_per_turn and reds_per_turn[0] < len(view.nodes)  # not all in the caller's turn
+    assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
