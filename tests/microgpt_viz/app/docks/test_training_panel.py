@@ -63,3 +63,24 @@ def test_progress_paints_with_the_next_paint_never_at_once_with_every_waiting_wi
         qtbot.waitUntil(lambda: paints.count >= 2)  # both, in the next paint
         paints.count = 0
     assert panel.progress.format() == "sampling names" and panel.progress.maximum() == 0
+
+
+def test_the_loss_curve_redraws_only_when_what_it_shows_changes(qtbot):
+    import math
+
+    from microgpt_viz.app.widgets.loss_plot import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    redraws = []
+    real = plot._refresh
+    plot._refresh = lambda: redraws.append(1) or real()
+    plot.set_vocab_size(27)
+    plot.set_vocab_size(27)  # every Step says it again
+    plot.extend([3.3, 3.1])
+    plot.set_losses([3.3, 3.1])  # the session's copy of what extend drew
+    assert len(redraws) == 2
+    plot.set_losses([3.3])  # a rewind
+    plot.set_vocab_size(28)
+    assert len(redraws) == 4 and plot.losses == [3.3] and plot.baseline == math.log(28)
+    assert list(plot._raw.getData()[1]) == [3.3]
