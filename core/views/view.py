@@ -383,11 +383,15 @@ class View:
         return groups
 
 
-def prepare(trace):
-    """Build what the first views of a step need (its index, the whole step's cone, what each
-    scope box hands on) ahead of time, e.g. in the worker that recorded it: on a million-Value
-    step that is a few seconds the GUI thread would otherwise spend on the first click."""
+def prepare(trace, positions=()):
+    """Build what the first views of a step need (its index, the whole step's cone, the cones of
+    `positions`' losses, what each scope box hands on) ahead of time, e.g. in the worker that
+    recorded it: on a million-Value step that is a few seconds the GUI thread would otherwise
+    spend on the first click."""
     View(trace)
+    for t in positions:
+        if 0 <= t < trace.positions:
+            View.for_token(trace, t)
     hands_on(trace)
 
 

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.session.position = DEFAULT_POSITION
         self.signals = SessionSignals(self.session, self)
         self.training = TrainingController(trainer, self)
+        self.training.positions_to_prepare = (DEFAULT_POSITION,)
         self.graphviz = JobRunner("microgpt-viz graphviz", self)
         self._layout_generation = 0
         # A child timer, not QTimer.singleShot with a lambda: it dies with the window instead of
@@ -550,7 +551,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{step_words(step, planned)}: {why}; {shown}, {edges}")
 
     def _view_changed(self):
-        self.token_strip.set_position(self.session.position)
+        position = self.session.position
+        self.training.positions_to_prepare = () if position is None else (position,)  # read by the worker
+        self.token_strip.set_position(position)
         self.graph.set_level(self.session.view.level if self.session.view else None)
         hint, self._hint = self._hint, {}
         self._refresh_graph(anchor=hint.get("anchor"), fit=hint.get("fit", False), centre=hint.get("centre", False))

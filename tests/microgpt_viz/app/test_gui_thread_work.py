@@ -58,3 +58,21 @@ def test_a_selected_group_fills_the_inspector_once_its_new_picture_is_made(qtbot
         window.toggle_group(other)  # the view changes, the selected group stays shown
         assert window.session.view.rendered is None and window.session.selection.visible == selected
     assert window.inspector.title.text() == label
+
+
+def test_a_step_arrives_with_the_shown_tokens_cone_already_found_in_the_worker(qtbot, window, settle, monkeypatch, wait_ms):
+    from core.trace.index import index_of
+
+    settle(window)
+    window.select_position(3)
+    settle(window)
+    index_type = type(index_of(window.session.trace))
+    found = []  # (thread, roots) of every cone looked for
+    real = index_type.ancestors
+    monkeypatch.setattr(index_type, "ancestors", lambda index, roots: found.append((threading.current_thread(), tuple(roots))) or real(index, roots))
+    with qtbot.waitSignal(window.stepShown, timeout=wait_ms):
+        window.step()
+    trace = window.session.trace
+    assert trace.step == 1 and window.session.position == 3
+    assert (int(trace.position_loss_nodes[3]),) in [roots for _, roots in found]
+    assert found and all(thread is not threading.main_thread() for thread, _ in found)
