@@ -50,8 +50,9 @@ def _run_for(work, budget_s):
 class _Build:
     """A new picture's items being made into their own scene, a slice per event-loop turn."""
 
-    def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible):
+    def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible, edge_labels_visible):
         self.text_visible = text_visible  # as the view's was when making began
+        self.edge_labels_visible = edge_labels_visible  # likewise: the labels are made with the items if so
         self.rendered, self.layout, self.fills, self.selected = rendered, layout, fills, selected
         self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
         self.ids = {n.id for n in rendered.nodes}
@@ -98,6 +99,23 @@ class _Build:
         self.edge_layer.set_edges(self.edges.values())
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
+        if self.edge_labels_visible:  # zoomed in: placing every label when shown held the loop 100-200 ms
+            obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+            for item in self.edges.values():
+                item.set_label_visible(True, obstacles.hidden_area)
+                yield
+        while self.stale:  # newer numbers or colours came meanwhile: every item catches up before it is shown
+            self.stale = False
+            for n in self.rendered.nodes:
+                item = self.nodes.get(n.id)
+                if item is not None:
+                    item.update_node(n, *self.fills[n.id])
+                    yield
+            for e in self.rendered.edges:
+                item = self.edges.get((e.source, e.target))
+                if item is not None:
+                    item.set_local_grad(e.local_grad)
+                    yield
 
 
 class GraphView(QGraphicsView):
@@ -156,7 +174,8 @@ class GraphView(QGraphicsView):
             self._update = (self._update_in_place(rendered, fills), on_shown)
             self.set_selected(selected)
         else:
-            self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
+            self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible,
+                                 self._edge_labels_visible)
         self._build_timer.start(0)  # not in the caller's turn: a Step's other work (docks, session) has had it
 
     @property
@@ -245,10 +264,8 @@ class GraphView(QGraphicsView):
         if build.text_visible != self._text_visible:
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(self._text_visible)
-        if self._edge_labels_visible:
-            self._show_edge_labels(True)
-        if build.stale:
-            _run_for(self._update_in_place(build.rendered, build.fills), float("inf"))
+        if build.edge_labels_visible != self._edge_labels_visible:  # the zoom crossed the line while it was made
+            self._show_edge_labels(self._edge_labels_visible)
         self.selected = None
         self.set_selected(build.selected)
         if build.fit or (keep is None and first_picture):  # asked to, or the first picture

@@ -142,3 +142,27 @@ def test_a_recolouring_reaches_the_boxes_a_slice_per_turn(qtbot, window, settle,
         qtbot.wait(1)
     assert reds_per_turn and reds_per_turn[0] < len(view.nodes)  # not all in the caller's turn
     assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
+
+
+def test_zoomed_in_a_new_picture_is_shown_with_its_edge_labels_made_in_its_slices(qtbot, window, settle, monkeypatch, wait_ms):
+    settle(window)
+    trace = window.session.trace
+    window.go_to_node(int(trace.attention_nodes[0, 1, 2, 0]))  # single values: edges that carry one local gradient
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(1.5)
+    assert view.edge_labels_visible
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    old = set(view.nodes)
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: view._build is not None, timeout=wait_ms)
+    labelled_before_shown = 0
+    while set(view.nodes) == old:
+        if view._build is not None:  # the new picture, not yet on screen
+            labelled_before_shown = max(labelled_before_shown, sum(e.label is not None for e in view._build.edges.values()))
+        qtbot.wait(1)
+    labelled = [item for item in view.edges.values() if item.local_grad is not None]
+    assert labelled and all(item.label is not None and item.label.isVisible() for item in labelled)
+    assert labelled_before_shown > 0  # made in the picture's own slices, not all at once when it was shown
+    settle(window)
