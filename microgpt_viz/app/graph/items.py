@@ -3,7 +3,8 @@
 Scene units are Graphviz points, so boxes sit exactly where core/views/layout.py (and therefore
 the exported diagram) puts them. Every item is built from Qt's own shape and text items,
 none overrides paint(): a repaint never calls into Python, so it never has to win the GIL
-from the training thread, and pans stay smooth while a run goes. Text is shown or hidden
+from the training thread, and pans stay smooth while a run goes (an edge's shape() is Python's,
+asked by hit tests only). Text is shown or hidden
 as a whole when zooming crosses the readable size (GraphView.set_text_visible), and pens,
 brushes and fonts are shared between items. An edge that stands for one scalar edge carries
 its local gradient (d consumer / d input) as a small label at its middle, made the first time
