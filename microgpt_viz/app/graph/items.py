@@ -300,6 +300,7 @@ class EdgeLayer(QGraphicsPathItem):
     def set_edges(self, edges):
         """Draw these EdgeItems' lines and heads (they paint nothing themselves)."""
         lines, heads = QPainterPath(), QPainterPath()
+        heads.setFillRule(Qt.FillRule.WindingFill)  # heads meeting at one box overlap: no holes where they do
         for item in edges:
             lines.addPath(item.path())
             if item.head is not None:
