@@ -68,6 +68,9 @@ class Rendered:
             return None
         return self.nodes[self._code[node_id]].id
 
+    def shows(self, visible_id):
+        return visible_id in self._by_id
+
     def node(self, visible_id):
         """The VisibleNode with that id (KeyError if absent)."""
         return self.nodes[self._by_id[visible_id]]

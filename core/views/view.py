@@ -18,6 +18,8 @@ API used by the app and the exporter (kept stable):
     view.expanded (frozenset of group ids), view.rebind(trace), view.reveal(node) -> visible id
     view.render() -> Rendered(nodes=[VisibleNode], edges=[VisibleEdge], clusters=[Cluster], shape_key, focus,
                               visible_id(scalar) -> visible node id, node(visible id) -> VisibleNode)
+    view.visible_id(scalar) / view.shows(visible id): what render() would say, without rendering
+    view.snapshot() -> a copy to render in another thread; view.adopt(snapshot, rendered) takes its picture back
     view.parent_group(visible id) -> id of the open group around it (collapse it to fold it away)
     (search(trace, query) lives in core/views/search.py; inputs_of, consumers_of, path_between and
     neighbourhood in core/views/navigate.py.)
@@ -55,6 +57,8 @@ class Filters:
 
 
 class View:
+    _version = 0  # counts changes: a snapshot's picture is adopted only by the state it was taken from
+
     def __init__(self, trace, roots=None, level="module", filters=None):
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r} (choose from {', '.join(LEVELS)})")
@@ -224,6 +228,65 @@ class View:
             self._rendered = render_view(self)
         return self._rendered
 
+    @property
+    def rendered(self):
+        """The picture of the current state if it is made already, else None (render() makes it)."""
+        return self._rendered
+
+    def visible_id(self, node_id):
+        """The id render() shows scalar node_id as (None: not shown), without rendering: on a
+        million-Value step a render takes a few tenths of a second, this a few milliseconds."""
+        if self._rendered is not None:
+            return self._rendered.visible_id(node_id)
+        node_id = int(node_id)
+        ix = self._index
+        if not 0 <= node_id < ix.n or not self._node_mask()[node_id]:
+            return None
+        opened = self._open_numbers()
+        for g in ix.paths[node_id].tolist():  # outermost first: the first closed group hides the node
+            if g < 0:
+                break
+            if g not in opened:
+                return ix.groups[g].id
+        return f"n{node_id}"
+
+    def shows(self, visible_id):
+        """True when render() has a node with this id, found without rendering."""
+        if self._rendered is not None:
+            return visible_id in self._rendered._by_id
+        ix = self._index
+        g = ix.group_number.get(visible_id)
+        if g is None:
+            digits = visible_id[1:]
+            return visible_id[:1] == "n" and digits.isdigit() and self.visible_id(int(digits)) == visible_id
+        opened = self._open_numbers()
+        if g in opened:
+            return False
+        parent = int(ix.group_parent[g])
+        while parent >= 0:
+            if parent not in opened:
+                return False
+            parent = int(ix.group_parent[parent])
+        return bool((self._node_mask() & (ix.paths[:, ix.groups[g].depth] == g)).any())
+
+    def snapshot(self):
+        """A copy of this view as it is now, to render in another thread while this one goes on
+        changing (the Trace and the index it reads are never written)."""
+        copy = object.__new__(View)
+        copy.__dict__.update(self.__dict__)
+        copy._expanded = set(self._expanded)
+        return copy
+
+    def adopt(self, snapshot, rendered):
+        """Take the picture a snapshot of this view rendered, if the view has not changed since.
+        Returns the picture the view now holds (a render made here meanwhile is kept), or None."""
+        if snapshot._version != self._version or snapshot.trace is not self.trace:
+            return None
+        if self._rendered is None:
+            self._rendered = rendered
+            self._mask = snapshot._mask if self._mask is None else self._mask
+        return self._rendered
+
     # ---- internals --------------------------------------------------------------------
     def _bind(self, trace):
         self.trace = trace
@@ -241,6 +304,24 @@ class View:
     def _changed(self):
         self._rendered = None
         self._mask = None
+        self._opened = None
+        self._version += 1
+
+    def _open_numbers(self):
+        """Numbers of the groups render() treats as open: expanded, unfolded sums, the focused scope
+        and the groups around it."""
+        if self._opened is None:
+            ix = self._index
+            opened = {ix.group_number[g] for g in self._expanded}
+            if not self.filters.fold_sums:
+                opened.update(np.flatnonzero(ix.group_kind == SUM).tolist())
+            if self.scope is not None:
+                g = ix.group_number[self.scope]
+                while g >= 0:
+                    opened.add(g)
+                    g = int(ix.group_parent[g])
+            self._opened = opened
+        return self._opened
 
     def _check_group(self, group_id):
         if group_id not in self._index.group_number:
@@ -302,11 +383,15 @@ class View:
         return groups
 
 
-def prepare(trace):
-    """Build what the first views of a step need (its index, the whole step's cone, what each
-    scope box hands on) ahead of time, e.g. in the worker that recorded it: on a million-Value
-    step that is a few seconds the GUI thread would otherwise spend on the first click."""
+def prepare(trace, positions=()):
+    """Build what the first views of a step need (its index, the whole step's cone, the cones of
+    `positions`' losses, what each scope box hands on) ahead of time, e.g. in the worker that
+    recorded it: on a million-Value step that is a few seconds the GUI thread would otherwise
+    spend on the first click."""
     View(trace)
+    for t in positions:
+        if 0 <= t < trace.positions:
+            View.for_token(trace, t)
     hands_on(trace)
 
 

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.session.position = DEFAULT_POSITION
         self.signals = SessionSignals(self.session, self)
         self.training = TrainingController(trainer, self)
+        self.training.positions_to_prepare = (DEFAULT_POSITION,)
         self.graphviz = JobRunner("microgpt-viz graphviz", self)
         self._layout_generation = 0
         # A child timer, not QTimer.singleShot with a lambda: it dies with the window instead of
@@ -75,9 +76,9 @@ class MainWindow(QMainWindow):
         self._layout_notice.setSingleShot(True)
         self._layout_notice.setInterval(NOTICE_DELAY_MS)
         self._layout_notice.timeout.connect(self._notice_if_waiting)
-        self._layout_notice_count = 0
         self._hint = {}  # how the next graph refresh should move the camera: anchor / fit
         self._shown_key = None  # (shape_key, rankdir) the graph view is drawn for
+        self._group_inspection_pending = False  # a group is selected whose picture is still being rendered
         self._graphviz_missing_told = False
         self.errors = []  # (title, text) of every message box shown, newest last
         self.message_box = None  # the last box with details or choices (open, not blocking), for tests to answer
@@ -550,47 +551,66 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{step_words(step, planned)}: {why}; {shown}, {edges}")
 
     def _view_changed(self):
-        self.token_strip.set_position(self.session.position)
+        position = self.session.position
+        self.training.positions_to_prepare = () if position is None else (position,)  # read by the worker
+        self.token_strip.set_position(position)
         self.graph.set_level(self.session.view.level if self.session.view else None)
         hint, self._hint = self._hint, {}
         self._refresh_graph(anchor=hint.get("anchor"), fit=hint.get("fit", False), centre=hint.get("centre", False))
 
     def _refresh_graph(self, anchor=None, fit=False, centre=False):
-        rendered = self.session.rendered()
-        if rendered is None:
-            return
-        key = (rendered.shape_key, RANKDIR)
-        if key == self._shown_key:
-            self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre)
+        """Show the session's current view: rendered (and, for a new shape, laid out by Graphviz) in
+        the layout worker, from a snapshot of the view; a million-Value step's render takes tenths of
+        a second the window would otherwise freeze for."""
+        view = self.session.view
+        if view is None:
             return
         self._layout_generation += 1
         generation = self._layout_generation
-        count = len(rendered.nodes)
-        if count > LAYOUT_LIMIT:
-            self.graph.view.clear()
-            self._shown_key = None
-            self.graph.set_notice(f"{count} boxes are too many to lay out: focus a scope (breadcrumb) or choose a coarser level")
-            self.graphShown.emit()
+        rendered = view.rendered
+        if rendered is not None and (rendered.shape_key, RANKDIR) == self._shown_key:
+            self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre)
             return
-        self._layout_notice_count = count
+        snapshot, shown_key = view.snapshot(), self._shown_key
         self._layout_notice.start()
+
+        def render_and_lay_out():  # in the worker: only the snapshot and the read-only Trace are touched
+            rendered = snapshot.render()
+            key = (rendered.shape_key, RANKDIR)
+            if key == shown_key or len(rendered.nodes) > LAYOUT_LIMIT:
+                return rendered, None
+            return rendered, layout_view(rendered, RANKDIR)
+
         self.graphviz.submit(
-            lambda: layout_view(rendered, RANKDIR),
-            lambda layout: self._layout_ready(generation, key, layout, anchor, fit, centre),
+            render_and_lay_out,
+            lambda made: self._layout_ready(generation, snapshot, *made, anchor, fit, centre),
             self._layout_failed,
         )
 
     def _notice_if_waiting(self):
         if self.graphviz.busy:
-            self.graph.set_notice(f"Graphviz is laying out {self._layout_notice_count} boxes…")
+            self.graph.set_notice("making the picture (Graphviz lays out a new shape)…")
 
-    def _layout_ready(self, generation, key, layout, anchor, fit, centre):
+    def _layout_ready(self, generation, snapshot, rendered, layout, anchor, fit, centre):
         if generation != self._layout_generation:
-            return  # the view changed again while dot ran; a newer layout is on its way
-        rendered = self.session.rendered()
-        if (rendered.shape_key, RANKDIR) != key:
+            return  # the view changed again meanwhile; a newer picture is on its way
+        rendered = self.session.adopt_render(snapshot, rendered)
+        if rendered is None:
             return
         self.graph.set_notice("")
+        key = (rendered.shape_key, RANKDIR)
+        if self._group_inspection_pending:
+            self._group_inspection_pending = False
+            self._inspect_group(rendered)
+        if layout is None and key == self._shown_key:
+            self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre)
+            return
+        if layout is None:  # too many boxes for Graphviz
+            self.graph.view.clear()
+            self._shown_key = None
+            self.graph.set_notice(f"{len(rendered.nodes)} boxes are too many to lay out: focus a scope (breadcrumb) or choose a coarser level")
+            self.graphShown.emit()
+            return
         self._shown_key = key
         self._show_graph(rendered, layout, anchor, fit, centre)
 
@@ -629,7 +649,7 @@ class MainWindow(QMainWindow):
     def _colour_changed(self):
         self.graph.set_change_available(self.session.change is not None)
         self.graph.set_colour_mode(self.session.colour_by)
-        rendered = self.session.rendered()
+        rendered = self.session.rendered_if_ready()  # one on its way is drawn in the new colours
         if rendered is not None and self._shown_key == (rendered.shape_key, RANKDIR):
             self.graph.recolour(rendered, self.session.colour_by, self.session.change)
 
@@ -651,7 +671,10 @@ class MainWindow(QMainWindow):
             else:
                 self.source.clear_highlight("this value was not made by the model code")
         elif sel.visible is not None:
-            self.inspector.show_group(trace, session.rendered().node(sel.visible))
+            rendered = session.rendered_if_ready()
+            self._group_inspection_pending = rendered is None  # the inspector fills when the picture is made
+            if rendered is not None:
+                self._inspect_group(rendered)
             self.attention.select_node(trace, None)
             self.overview.mark(None)
         else:
@@ -659,6 +682,11 @@ class MainWindow(QMainWindow):
             self.attention.select_node(trace, None)
             self.overview.mark(None)
         self._update_breadcrumb()
+
+    def _inspect_group(self, rendered):
+        sel = self.session.selection
+        if sel.node is None and sel.visible is not None and rendered.shows(sel.visible):
+            self.inspector.show_group(self.session.trace, rendered.node(sel.visible))
 
     def _update_breadcrumb(self):
         session, trace = self.session, self.session.trace

@@ -204,7 +204,7 @@ def browse_stall_profile(trainer, trace, position=2, query="op:exp pos:3", debug
     timer.start()
 
     def settled():
-        rendered = window.session.rendered()
+        rendered = window.session.rendered_if_ready()  # rendering here would be the probe's own stall
         if window.training.busy or window.graphviz.busy or window.graph.view.building or rendered is None:
             return False
         refused = window._shown_key is None and window.graph.notice.isVisible()  # too many boxes: a notice instead
@@ -295,7 +295,7 @@ class _ErrorCounter:
 
 
 def _graph_settled(window):
-    rendered = window.session.rendered()
+    rendered = window.session.rendered_if_ready()  # rendering here would be the probe's own stall
     return (window.session.trace is not None and not window.training.busy and not window.graphviz.busy
             and not window.graph.view.building and rendered is not None and set(window.graph.view.nodes) == {n.id for n in rendered.nodes})
 

@@ -47,6 +47,8 @@ class TrainingController(QObject):
         sys.setswitchinterval(min(sys.getswitchinterval(), self.GIL_SWITCH_INTERVAL_S))
         self.trainer = trainer  # read by the GUI only while no job runs
         self.fast = True  # Run N takes its updates on the NumPy engine (Step always takes a scalar one)
+        # token positions whose loss cones a recorded step gets ready in the worker (the one on screen)
+        self.positions_to_prepare = ()
         self._cancel = threading.Event()
         self._runner = JobRunner("microgpt-viz training", self)
         self._runner.busyChanged.connect(self._busy_changed)
@@ -58,7 +60,8 @@ class TrainingController(QObject):
     # ---- jobs -----------------------------------------------------------------------
     def record(self):
         """Record the step the trainer takes next (the first thing the app does)."""
-        self._start(lambda: stepping.advance(self.trainer, 0), f"recording step {self.trainer.step_index}", self.advanced.emit)
+        self._start(lambda: stepping.advance(self.trainer, 0, positions=self.positions_to_prepare),
+                    f"recording step {self.trainer.step_index}", self.advanced.emit)
 
     def step(self):
         """One Adam update on the scalar engine, then record the next step."""
@@ -79,7 +82,8 @@ class TrainingController(QObject):
             self.progress.emit(f"step {first + done - 1}: loss {losses[-1]:.4f}", done, count)
 
         def job():
-            return stepping.advance(self.trainer, count, self._cancel.is_set, fast=fast, on_losses=on_losses)
+            return stepping.advance(self.trainer, count, self._cancel.is_set, fast=fast, on_losses=on_losses,
+                                    positions=self.positions_to_prepare)
 
         engine = " (fast-forward)" if fast and count > 1 else ""
         self._start(job, f"training {count} step{'s' if count != 1 else ''}{engine}", self._after_advance, total=count)

@@ -228,7 +228,8 @@ class Session:
         if visible_id is None:
             self.selection = Selection()
         else:
-            self.view.render().node(visible_id)  # KeyError if it is not on screen
+            if not self.view.shows(visible_id):
+                raise KeyError(visible_id)  # not on screen
             self.selection = Selection(visible=visible_id, node=scalar_of(visible_id))
         if remember:
             self._visit()
@@ -265,22 +266,21 @@ class Session:
         """The loss the view explains (loss_t of the token, or the step's mean loss), selected."""
         t = self.trace
         root = t.loss_node if self.position is None else t.position_loss_nodes[self.position]
-        return Selection(visible=self.view.render().visible_id(root), node=root)
+        return Selection(visible=self.view.visible_id(root), node=root)
 
     def _hidden_by_filters(self, node):
         kind, filters = self.trace.kind[node], self.view.filters
         return (kind == "const" and filters.hide_constants) or (kind == "param" and filters.hide_params)
 
     def _reveal(self, node):
-        rendered = self.view.render()
-        visible = rendered.visible_id(node)
+        visible = self.view.visible_id(node)
         if visible is not None and scalar_of(visible) == node:
             return visible
         try:
             self.view.reveal(node)
         except ValueError:
             return None
-        return self.view.render().visible_id(node)
+        return self.view.visible_id(node)
 
     def toggle(self, group_id, remember=False):
         """Expand a collapsed group or collapse an open one (double-click in the graph)."""
@@ -399,15 +399,26 @@ class Session:
         node = location.node
         if isinstance(node, tuple):
             self.select_node(node[1], remember=False)
-        elif node is not None and node in self._visible_ids():
+        elif node is not None and self.view.shows(node):
             self.select(node, remember=False)
         else:
             self.selection = Selection()
         self._notify("view", "selection")
 
     # ---- queries for the widgets ----------------------------------------------------
+    # The session never renders on its own: what it asks of the view (what a node is shown as, is
+    # a box shown) the view answers without rendering, and the window renders in a worker thread.
     def rendered(self):
         return self.view.render() if self.view is not None else None
+
+    def rendered_if_ready(self):
+        """The picture of the current view if it is made already, else None (never renders)."""
+        return self.view.rendered if self.view is not None else None
+
+    def adopt_render(self, snapshot, rendered):
+        """Take a picture a snapshot of the view (view.snapshot()) rendered elsewhere; returns the
+        current view's picture, or None when the view changed since the snapshot."""
+        return self.view.adopt(snapshot, rendered) if self.view is not None else None
 
     def _visible_ids(self):
         rendered = self.rendered()
@@ -423,9 +434,9 @@ class Session:
                 self.selection = Selection()
                 return
             # a value folded into a closed group keeps that group highlighted
-            self.selection = Selection(visible=self.view.render().visible_id(sel.node), node=sel.node)
+            self.selection = Selection(visible=self.view.visible_id(sel.node), node=sel.node)
             return
-        if sel.visible not in self._visible_ids():
+        if not self.view.shows(sel.visible):
             self.selection = Selection()
 
     def inputs(self, node):

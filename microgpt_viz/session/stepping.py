@@ -58,29 +58,32 @@ def _quiet_gc(work):
             gc.enable()
 
 
-def record_next(trainer):
+def record_next(trainer, positions=()):
     """The Trace of the step the trainer takes next, with its search index built.
 
     None when the plan is finished. The index (numpy tables over the graph) is built here,
     off the GUI thread, because building it for 70k nodes takes most of a second.
+    `positions`: token positions whose loss cones the GUI will show (see built_quietly).
     """
     if trainer.finished:
         return None
-    return built_quietly(trainer.record)
+    return built_quietly(trainer.record, positions)
 
 
-def built_quietly(make_trace):
+def built_quietly(make_trace, positions=()):
     """make_trace() -> Trace, indexed, laid out for the overview and handed to trace_memory,
     with the cyclic collector paused throughout.
 
     The collector's first pass after building walks every container made since its last
     pass (600,000 for a step: ~0.1 s holding the GIL, a frozen window); by the time it runs
     again, trace_memory.adopt has moved them all where it never looks.
+    The loss cones of `positions` (the token the window shows) are found here too: ~70 ms each
+    on a million-Value step, which the GUI thread would otherwise spend taking the step in.
     """
     def build():
         trace = make_trace()
         index_of(trace)
-        views.prepare(trace)
+        views.prepare(trace, positions)
         overview_positions.positions(trace)  # what the overview will draw, ready before the GUI asks
         return trace_memory.adopt(trace)
 
@@ -99,7 +102,7 @@ def fast_engine_problem(trainer):
 
 
 def advance(trainer, count, should_stop=lambda: False, on_step=lambda done, loss: None, record=True,
-            fast=False, on_losses=lambda done, losses: None):
+            fast=False, on_losses=lambda done, losses: None, positions=()):
     """Take up to `count` updates, checking `should_stop` between them, then record the next step.
 
     fast=True takes the updates on the NumPy engine (falling back to the scalar one if it
@@ -108,22 +111,22 @@ def advance(trainer, count, should_stop=lambda: False, on_step=lambda done, loss
     losses since its last call: after every scalar update, at most every REPORT_INTERVAL_S
     on the fast engine (and once at the end). A step that diverges (NumericalError) or a
     finished plan ends the run with `error` set; the trainer keeps the updates before it and
-    leaves its parameters as they were before the failed one.
+    leaves its parameters as they were before the failed one. `positions`: see built_quietly.
     """
     result = Advance()
     if fast and count > 0 and fast_engine_problem(trainer) is None:
         _fast_updates(trainer, count, should_stop, on_step, on_losses, result)
     else:
         _scalar_updates(trainer, count, should_stop, on_step, on_losses, result)
-    _record_after(trainer, result, record)
+    _record_after(trainer, result, record, positions)
     return result
 
 
-def _record_after(trainer, result, record=True):
+def _record_after(trainer, result, record=True, positions=()):
     result.step_index, result.planned_steps = trainer.step_index, trainer.planned_steps
     if record:
         try:
-            result.trace = record_next(trainer)
+            result.trace = record_next(trainer, positions)
         except Exception as e:  # noqa: BLE001 - the updates taken stand; the GUI must hear of them either way
             if result.error is None:
                 _failed(result, e)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QLinearGradient, QPainter, QPen
+from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QLinearGradient, QPainter, QPen, QPixmap
 from PyQt6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from core.views.colour_scale import diverging_rgb, weight_rgb
@@ -89,11 +89,13 @@ class AttentionCanvas(QWidget):
         self.trace = None
         self.mode = "weights"
         self.selected = None  # Cell outlined as the current selection
+        self._picture = None  # ((mode, width, height, pixel ratio), the heatmaps of self.trace drawn for them)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_trace(self, trace):
         self.trace = trace
+        self._picture = None
         self.updateGeometry()
         self.update()
 
@@ -195,11 +197,34 @@ class AttentionCanvas(QWidget):
 
     # ---- painting -------------------------------------------------------------------
     def paintEvent(self, event):
+        """The heatmaps from a picture kept until the step, the mode or the size changes, and the
+        selection's outline on top: a click that only moves the outline repainted every cell of
+        every head (20-47 ms at 4 layers)."""
+        ratio = self.devicePixelRatioF()
+        key = (self.mode, self.width(), self.height(), ratio)
+        if self._picture is None or self._picture[0] != key:
+            picture = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+            picture.setDevicePixelRatio(ratio)
+            drawing = QPainter(picture)
+            drawing.fillRect(self.rect(), self.palette().base())
+            self.paint(drawing, self.width(), self.height(), outline=False)
+            drawing.end()
+            self._picture = (key, picture)
         painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().base())
-        self.paint(painter, self.width(), self.height())
+        painter.drawPixmap(0, 0, self._picture[1])
+        sel = self.selected
+        if self.available and sel is not None:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self._outline(painter, self.heatmap_rect(sel.layer, sel.head, self.cell_size(self.width(), self.height())),
+                          self.cell_size(self.width(), self.height()), sel)
 
-    def paint(self, painter, width, height):
+    def _outline(self, painter, rect, cell, sel):
+        box = QRectF(rect.x() + sel.key * cell, rect.y() + sel.query * cell, cell, cell)
+        painter.setPen(QPen(QColor(255, 170, 0), 3))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(box.adjusted(1, 1, -1, -1))
+
+    def paint(self, painter, width, height, outline=True):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = QColor(30, 30, 30)
         if not self.available:
@@ -234,7 +259,7 @@ class AttentionCanvas(QWidget):
                 painter.setPen(text)
                 painter.drawText(QRectF(rect.x(), rect.y() - TITLE, rect.width(), TITLE), Qt.AlignmentFlag.AlignCenter, f"head {head}")
                 painter.setFont(font)
-                self._paint_heatmap(painter, rect, cell, values[layer, head], rgb[layer, head], show_numbers, (layer, head))
+                self._paint_heatmap(painter, rect, cell, values[layer, head], rgb[layer, head], show_numbers, (layer, head) if outline else None)
                 for k, label in enumerate(labels):
                     painter.setPen(text)
                     wide = max(cell, 34.0)
@@ -290,9 +315,7 @@ class AttentionCanvas(QWidget):
         painter.drawRect(rect)
         sel = self.selected
         if sel is not None and layer_head == (sel.layer, sel.head):
-            box = QRectF(rect.x() + sel.key * cell, rect.y() + sel.query * cell, cell, cell)
-            painter.setPen(QPen(QColor(255, 170, 0), 3))
-            painter.drawRect(box.adjusted(1, 1, -1, -1))
+            self._outline(painter, rect, cell, sel)
 
     def _paint_colour_bar(self, painter, width, height, low, high, font):
         layers, heads, _ = self._shape()

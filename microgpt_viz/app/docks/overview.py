@@ -77,12 +77,16 @@ class DotCloud(pg.GraphicsObject):
         super().__init__()
         self.x = self.y = self.bins = np.zeros(0)  # in ascending bin order, as rasterise wants them
         self.bounds = QRectF()
+        # (where the dots fall on the device, the image of the whole viewport, its pixels): a paint
+        # that only the selection ring asked for copies from it instead of placing a million dots again
+        self._raster = None
 
     def set_points(self, x, y, bins):
         bins = np.asarray(bins, dtype=np.uint8)  # 13 bins: a byte, which numpy sorts by radix
         order = np.argsort(bins, kind="stable")
         self.x, self.y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
         self.bins = bins[order]
+        self._raster = None
         self.prepareGeometryChange()
         if len(x):
             self.bounds = QRectF(float(x.min()), float(y.min()), float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0)
@@ -95,17 +99,22 @@ class DotCloud(pg.GraphicsObject):
         if not len(self.x):
             return
         to_device = painter.transform()  # pyqtgraph's views scale and translate, never rotate
+        viewport = painter.viewport()
         area = to_device.mapRect(option.exposedRect).toAlignedRect().adjusted(-DOT_PX, -DOT_PX, DOT_PX, DOT_PX)
-        area = area.intersected(painter.viewport())
+        area = area.intersected(viewport)
         if area.isEmpty():
             return
-        px = np.floor(self.x * to_device.m11() + to_device.dx()).astype(np.int64) - area.left()
-        py = np.floor(self.y * to_device.m22() + to_device.dy()).astype(np.int64) - area.top()
-        argb = PIXEL_COLOURS[rasterise(px, py, self.bins, area.width(), area.height())]
-        image = QImage(argb.data, area.width(), area.height(), area.width() * 4, QImage.Format.Format_ARGB32)
+        key = (to_device.m11(), to_device.m22(), to_device.dx(), to_device.dy(), viewport.getRect())
+        if self._raster is None or self._raster[0] != key:
+            px = np.floor(self.x * to_device.m11() + to_device.dx()).astype(np.int64) - viewport.left()
+            py = np.floor(self.y * to_device.m22() + to_device.dy()).astype(np.int64) - viewport.top()
+            argb = PIXEL_COLOURS[rasterise(px, py, self.bins, viewport.width(), viewport.height())]
+            image = QImage(argb.data, viewport.width(), viewport.height(), viewport.width() * 4, QImage.Format.Format_ARGB32)
+            self._raster = (key, image, argb)  # the image reads argb's memory: kept alive beside it
+        image = self._raster[1]
         painter.save()
         painter.resetTransform()
-        painter.drawImage(QPoint(area.left(), area.top()), image)
+        painter.drawImage(area, image, area.translated(-viewport.left(), -viewport.top()))
         painter.restore()
 
 

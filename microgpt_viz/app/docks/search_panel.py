@@ -19,6 +19,7 @@ class SearchPanel(QWidget):
         self.trace = None
         self.results = []
         self._last_query = None
+        self._stale = False  # the results are of an earlier step (the dock was hidden when it came)
         self.query = QLineEdit()
         self.query.setPlaceholderText("search nodes, e.g. op:exp pos:3 |grad|>0.01")
         self.query.setClearButtonEnabled(True)
@@ -39,10 +40,21 @@ class SearchPanel(QWidget):
         self.list.itemClicked.connect(self._activated)
 
     def set_trace(self, trace):
-        """A new step: the same query, run again on it."""
+        """A new step: the same query, run again on it (when the dock is next shown, if it is hidden:
+        on a million-Value step a search takes ~60 ms, and a hidden list need not be current)."""
         self.trace = trace
-        if self.query.text().strip() and self.results:
-            self.run(self.query.text())
+        self._stale = bool(self.query.text().strip() and self.results)
+        if self._stale and self.isVisible():
+            self._rerun()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._stale:
+            self._rerun()
+
+    def _rerun(self):
+        self._stale = False
+        self.run(self.query.text())
 
     def focus_query(self):
         self.query.setFocus()
@@ -50,6 +62,7 @@ class SearchPanel(QWidget):
 
     def run(self, text):
         """Run a query; returns the matching node ids (all of them)."""
+        self._stale = False
         self.list.clear()
         self.results = []
         if self.trace is None:
@@ -73,6 +86,8 @@ class SearchPanel(QWidget):
     def _enter(self):
         """Enter runs the query and jumps to the first match; Enter again steps to the next one."""
         text = self.query.text().strip()
+        if self._stale:  # a new step came while the dock was hidden
+            self._rerun()
         if self.results and text == self._last_query:
             row = (self.list.currentRow() + 1) % self.list.count()
         else:

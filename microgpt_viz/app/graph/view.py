@@ -12,11 +12,11 @@ import time
 
 from PyQt6 import sip
 from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtGui import QColor, QPainter, QPixmapCache
 from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView, QToolTip
 
 from core.views.layout import FONT_SIZE
-from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, NodeItem, TextObstacles
+from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, EdgeLayer, NodeItem, TextObstacles
 
 MIN_READABLE_PX = 6.0  # text smaller than this on screen is hidden
 MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between lines)
@@ -24,6 +24,9 @@ MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
 BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
+# Qt keeps the edges' pixels (EdgeLayer) in its pixmap cache, 10 MB by default: less than one
+# full-screen viewport on a large or high-DPI screen, and a pixmap that does not fit is redrawn on every paint
+PIXMAP_CACHE_KB = 64 * 1024
 
 
 def _scene(parent=None):
@@ -47,14 +50,17 @@ def _run_for(work, budget_s):
 class _Build:
     """A new picture's items being made into their own scene, a slice per event-loop turn."""
 
-    def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible):
+    def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible, edge_labels_visible):
         self.text_visible = text_visible  # as the view's was when making began
+        self.edge_labels_visible = edge_labels_visible  # likewise: the labels are made with the items if so
         self.rendered, self.layout, self.fills, self.selected = rendered, layout, fills, selected
         self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
         self.ids = {n.id for n in rendered.nodes}
         self.known = self.ids | {c.id for c in rendered.clusters}  # what a click on the old picture may still name
         self.scene = _scene(view)  # the view owns it: deleted when the view is done with it, not when Python lets go
         self.nodes, self.clusters, self.edges = {}, {}, {}
+        self.edge_layer = EdgeLayer()  # first in the scene: the edges' labels stack above their lines
+        self.scene.addItem(self.edge_layer)
         self.stale = False  # newer numbers or colours came while items were being made
         self._work = self._make_items()
 
@@ -90,8 +96,26 @@ class _Build:
             scene.addItem(item)
             self.edges[(source, target)] = item
             yield
+        self.edge_layer.set_edges(self.edges.values())
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
+        if self.edge_labels_visible:  # zoomed in: placing every label when shown held the loop 100-200 ms
+            obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+            for item in self.edges.values():
+                item.set_label_visible(True, obstacles.hidden_area)
+                yield
+        while self.stale:  # newer numbers or colours came meanwhile: every item catches up before it is shown
+            self.stale = False
+            for n in self.rendered.nodes:
+                item = self.nodes.get(n.id)
+                if item is not None:
+                    item.update_node(n, *self.fills[n.id])
+                    yield
+            for e in self.rendered.edges:
+                item = self.edges.get((e.source, e.target))
+                if item is not None:
+                    item.set_local_grad(e.local_grad)
+                    yield
 
 
 class GraphView(QGraphicsView):
@@ -102,6 +126,7 @@ class GraphView(QGraphicsView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), PIXMAP_CACHE_KB))
         self.setScene(_scene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -113,6 +138,7 @@ class GraphView(QGraphicsView):
         self.nodes = {}  # visible id -> NodeItem
         self.clusters = {}  # cluster id -> ClusterItem
         self.edges = {}  # (source id, target id) -> EdgeItem
+        self.edge_layer = None  # draws every edge's line and head (EdgeLayer)
         self.selected = None
         self.home = None  # id of the box the picture starts from when the whole graph is too big
         self._press = None
@@ -148,7 +174,8 @@ class GraphView(QGraphicsView):
             self._update = (self._update_in_place(rendered, fills), on_shown)
             self.set_selected(selected)
         else:
-            self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible)
+            self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible,
+                                 self._edge_labels_visible)
         self._build_timer.start(0)  # not in the caller's turn: a Step's other work (docks, session) has had it
 
     @property
@@ -181,12 +208,13 @@ class GraphView(QGraphicsView):
             if not _run_for(self._delete_discarded(), BUILD_SLICE_S):
                 self._build_timer.start(0)
             return
-        if self._discarded and not self._build_timer.isActive():
-            self._build_timer.start(0)
+        if (self._build is not None or self._discarded) and not self._build_timer.isActive():
+            self._build_timer.start(0)  # a recolour came while a picture was being made: it goes on now
 
-    def _discard(self, scene, nodes, clusters, edges):
+    def _discard(self, scene, nodes, clusters, edges, edge_layer):
         """Put a replaced picture away: deleting a few thousand items at once held the event loop ~50 ms."""
-        self._discarded.append((scene, [*nodes.values(), *clusters.values(), *edges.values()]))
+        layer = [edge_layer] if edge_layer is not None else []
+        self._discarded.append((scene, [*layer, *nodes.values(), *clusters.values(), *edges.values()]))
 
     def _delete_discarded(self):
         """A generator: delete the replaced pictures' items one per step, then their scenes."""
@@ -203,16 +231,18 @@ class GraphView(QGraphicsView):
         if self._build is not None:
             self._build_timer.stop()
             build = self._build
-            self._discard(build.scene, build.nodes, build.clusters, build.edges)
+            self._discard(build.scene, build.nodes, build.clusters, build.edges, build.edge_layer)
             self._build = None
             self._build_timer.start(0)
 
     def _update_in_place(self, rendered, fills):
         """A generator: new numbers and colours into the boxes and edges shown, one item per step."""
         for n in rendered.nodes:
-            fill, text = fills[n.id]
-            self.nodes[n.id].update_node(n, fill, text)
-            yield
+            item = self.nodes.get(n.id)
+            if item is not None:  # a recolour may name boxes of a picture still being made
+                fill, text = fills[n.id]
+                item.update_node(n, fill, text)
+                yield
         for e in rendered.edges:
             item = self.edges.get((e.source, e.target))
             if item is not None:
@@ -227,16 +257,15 @@ class GraphView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
         self.setScene(build.scene)
-        self._discard(old, self.nodes, self.clusters, self.edges)
+        self._discard(old, self.nodes, self.clusters, self.edges, self.edge_layer)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
         self.nodes, self.clusters, self.edges, self.layout = build.nodes, build.clusters, build.edges, build.layout
+        self.edge_layer = build.edge_layer
         if build.text_visible != self._text_visible:
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(self._text_visible)
-        if self._edge_labels_visible:
-            self._show_edge_labels(True)
-        if build.stale:
-            _run_for(self._update_in_place(build.rendered, build.fills), float("inf"))
+        if build.edge_labels_visible != self._edge_labels_visible:  # the zoom crossed the line while it was made
+            self._show_edge_labels(self._edge_labels_visible)
         self.selected = None
         self.set_selected(build.selected)
         if build.fit or (keep is None and first_picture):  # asked to, or the first picture
@@ -264,15 +293,17 @@ class GraphView(QGraphicsView):
             self.centerOn(drawing.center())
 
     def recolour(self, rendered, fills):
-        if self._update is not None:  # numbers on their way: the rest of them with these colours
-            self._update = (self._update_in_place(rendered, fills), self._update[1])
+        """New colours for the boxes shown: a slice now, the rest a slice per turn (recolouring a
+        few thousand boxes at once held the event loop 20-50 ms)."""
         if self._build is not None:
             self._build.rendered, self._build.fills, self._build.stale = rendered, fills, True
-        for n in rendered.nodes:
-            item = self.nodes.get(n.id)
-            if item is not None:
-                fill, text = fills[n.id]
-                item.update_node(n, fill, text)
+        if self._update is not None:  # numbers on their way: the rest of them with these colours
+            self._update = (self._update_in_place(rendered, fills), self._update[1])
+            return
+        work = self._update_in_place(rendered, fills)
+        if not _run_for(work, BUILD_SLICE_S):
+            self._update = (work, None)
+            self._build_timer.start(0)
 
     def set_selected(self, visible_id):
         if self._build is not None:
@@ -287,6 +318,7 @@ class GraphView(QGraphicsView):
         self._cancel_build()
         self.scene().clear()
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
+        self.edge_layer = None
 
     # ---- camera -----------------------------------------------------------------------
     def _zoom_changed(self):

@@ -55,12 +55,16 @@ class LossPlot(pg.PlotWidget):
 
     def set_vocab_size(self, vocab_size):
         """ln(vocab): what a model that guesses uniformly scores, the loss at step 1."""
+        if self.baseline == math.log(vocab_size):
+            return  # every Step says it again: a redraw of the axes each time cost 5-25 ms
         self.baseline = math.log(vocab_size)
         self._baseline.setValue(self.baseline)
         self._baseline_label.setText(f"uniform guess: ln {vocab_size} = {self.baseline:.2f}")
         self._refresh()
 
     def set_losses(self, losses):
+        if list(losses) == self.losses:
+            return  # a Step's losses reach the plot as they come (extend) and again with the session's
         self.losses = list(losses)
         self._refresh()
 

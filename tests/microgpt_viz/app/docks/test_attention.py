@@ -56,3 +56,40 @@ def test_a_cell_number_fits_the_cell_and_reads_as_its_value(x):
     assert len(text.lstrip("-")) <= 4, text
     assert float(text) == pytest.approx(x, rel=0.5), text  # one or two significant digits
     assert text.startswith("-") == (x < 0)
+
+def test_moving_the_selection_redraws_its_outline_only_and_the_window_shows_what_a_direct_paint_draws(qtbot, docs):
+    from PyQt6.QtGui import QImage, QPainter
+
+    from microgpt_viz.app.docks.attention import AttentionCanvas, Cell
+
+    trace = Trainer(docs, preset("original")).record("isabella")
+    canvas = AttentionCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(760, 320)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_trace(trace)
+    painted = []
+    real_paint = canvas.paint
+    canvas.paint = lambda *args, **kwargs: painted.append(kwargs) or real_paint(*args, **kwargs)
+
+    def direct():  # as an export paints: every cell and the outline in one go
+        ratio = canvas.devicePixelRatioF()
+        image = QImage(round(canvas.width() * ratio), round(canvas.height() * ratio), QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        painter = QPainter(image)
+        painter.fillRect(canvas.rect(), canvas.palette().base())
+        real_paint(painter, canvas.width(), canvas.height())
+        painter.end()
+        return image
+
+    canvas.set_selected(Cell(0, 1, 3, 2))
+    first = canvas.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    assert len(painted) == 1 and first == direct()
+    canvas.set_selected(Cell(0, 0, 5, 1))
+    moved = canvas.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    assert len(painted) == 1  # the cells were not painted again
+    assert moved != first and moved == direct()
+    canvas.set_mode("logits")
+    canvas.grab()
+    assert len(painted) == 2  # another matrix: painted afresh

@@ -55,3 +55,30 @@ def test_the_painted_overview_shows_each_dot_in_its_bins_colour_or_a_stronger_on
     assert checked == 40
     corner = image.pixelColor(1, 1)
     assert (corner.red(), corner.green(), corner.blue()) == BACKGROUND  # no dot out there
+
+
+def test_a_repaint_for_the_selection_ring_copies_the_dots_a_pan_places_them_again(qtbot, monkeypatch):
+    from microgpt_viz.app.docks import overview as overview_module
+
+    trace = Trainer(["emma", "olivia", "ava", "mia"], preset("original")).record("olivia")
+    placed = []
+    real = overview_module.rasterise
+    monkeypatch.setattr(overview_module, "rasterise", lambda *args: placed.append(1) or real(*args))
+    overview = Overview()
+    qtbot.addWidget(overview)
+    overview.resize(700, 260)
+    overview.show()
+    overview.set_trace(trace)
+    qtbot.waitExposed(overview)
+    before = overview.grab().toImage()
+    assert len(placed) >= 1
+    count = len(placed)
+    overview.mark(trace.num_nodes // 2)
+    ringed = overview.grab().toImage()
+    assert len(placed) == count  # the same dots, copied
+    assert ringed != before  # the ring is drawn
+    overview.mark(None)
+    assert overview.grab().toImage() == before  # and the copied dots are the ones first placed
+    overview.view_box.translateBy(x=(overview.x.max() - overview.x.min()) * 0.05)
+    overview.grab()
+    assert len(placed) == count + 1  # moved: placed again

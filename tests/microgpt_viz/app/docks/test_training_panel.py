@@ -28,3 +28,59 @@ def test_the_loss_curve_puts_step_0_at_x_0(qtbot):
     x, y = plot._raw.getData()
     assert list(x) == [0, 1, 2] and list(y) == [3.3, 3.1, 2.9]
     assert plot.getPlotItem().getAxis("bottom").labelText == "step"
+
+
+def test_progress_paints_with_the_next_paint_never_at_once_with_every_waiting_widget(qtbot):
+    from PyQt6.QtCore import QEvent, QObject
+    from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    from microgpt_viz.app.docks.training_panel import TrainingPanel
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    panel, waiting = TrainingPanel(), QLabel("another dock's widget")
+    layout = QVBoxLayout(window)
+    layout.addWidget(panel)
+    layout.addWidget(waiting)
+    window.show()
+    qtbot.waitExposed(window)
+    paints = Paints()
+    for widget in (waiting, panel.progress):
+        widget.installEventFilter(paints)
+    for change in (lambda: panel.set_progress("step 3: loss 2.5", 3, 20), lambda: panel.set_busy(False),
+                   lambda: panel.set_progress("sampling names", 0, 0)):
+        waiting.update()  # a widget that waits for the window's next paint
+        change()
+        assert paints.count == 0  # nothing painted in the caller's turn
+        qtbot.waitUntil(lambda: paints.count >= 2)  # both, in the next paint
+        paints.count = 0
+    assert panel.progress.format() == "sampling names" and panel.progress.maximum() == 0
+
+
+def test_the_loss_curve_redraws_only_when_what_it_shows_changes(qtbot):
+    import math
+
+    from microgpt_viz.app.widgets.loss_plot import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    redraws = []
+    real = plot._refresh
+    plot._refresh = lambda: redraws.append(1) or real()
+    plot.set_vocab_size(27)
+    plot.set_vocab_size(27)  # every Step says it again
+    plot.extend([3.3, 3.1])
+    plot.set_losses([3.3, 3.1])  # the session's copy of what extend drew
+    assert len(redraws) == 2
+    plot.set_losses([3.3])  # a rewind
+    plot.set_vocab_size(28)
+    assert len(redraws) == 4 and plot.losses == [3.3] and plot.baseline == math.log(28)
+    assert list(plot._raw.getData()[1]) == [3.3]

@@ -7,7 +7,7 @@ pytest.importorskip("pytestqt")
 from PyQt6 import sip  # noqa: E402
 from PyQt6.QtCore import QEvent, Qt  # noqa: E402
 from PyQt6.QtGui import QColor, QHelpEvent  # noqa: E402
-from PyQt6.QtWidgets import QApplication, QToolTip  # noqa: E402
+from PyQt6.QtWidgets import QApplication, QGraphicsItem, QToolTip  # noqa: E402
 
 from microgpt_viz.app.graph import view as graph_view  # noqa: E402
 from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
@@ -105,3 +105,64 @@ def test_a_replaced_picture_is_deleted_a_slice_at_a_time_and_then_its_scene(qtbo
     assert any(0 < count < len(old_items) for count in deleted_counts)  # some gone, some not yet: in slices
     assert all(sip.isdeleted(item) for item in old_items) and not view._discarded
     assert all(not sip.isdeleted(item) for item in view.nodes.values())
+
+
+def test_edges_are_drawn_by_one_layer_whose_pixels_are_kept_and_hovering_an_edge_still_tells_it(window, settle):
+    settle(window)
+    view = window.graph.view
+    layer = view.edge_layer
+    assert layer.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache  # a Step's repaint copies the lines
+    assert all(item.pen().style() == Qt.PenStyle.NoPen for item in view.edges.values())  # the layer draws them instead
+    assert layer.path().elementCount() == sum(item.path().elementCount() for item in view.edges.values())
+    heads = [item.head for item in view.edges.values() if item.head is not None]
+    assert heads and layer.childItems()[0].path().elementCount() == sum(len(head) + 1 for head in heads)  # closed triangles
+    inside = view.viewport().rect()
+
+    def hovered_first(item):
+        point = view.mapFromScene(item.path().pointAtPercent(0.5))
+        tops = [i.topLevelItem() for i in view.items(point)]
+        found = next((i for i in tops if isinstance(i, (graph_view.NodeItem, graph_view.EdgeItem))), None)
+        return inside.contains(point) and found is item
+
+    item = next(e for e in view.edges.values() if e.tooltip() and hovered_first(e))
+    point = view.mapFromScene(item.path().pointAtPercent(0.5))
+    QApplication.sendEvent(view.viewport(), QHelpEvent(QEvent.Type.ToolTip, point, view.viewport().mapToGlobal(point)))
+    assert QToolTip.isVisible() and QToolTip.text() == item.tooltip()
+
+
+def test_a_recolouring_reaches_the_boxes_a_slice_per_turn(qtbot, window, settle, monkeypatch):
+    settle(window)
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    view = window.graph.view
+    red = {vid: (QColor("red"), QColor("black")) for vid in view.nodes}
+    view.recolour(window.session.rendered(), red)
+    reds_per_turn = []
+    while view.building:
+        reds_per_turn.append(sum(item.brush().color() == QColor("red") for item in view.nodes.values()))
+        qtbot.wait(1)
+    assert reds_per_turn and reds_per_turn[0] < len(view.nodes)  # not all in the caller's turn
+    assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
+
+
+def test_zoomed_in_a_new_picture_is_shown_with_its_edge_labels_made_in_its_slices(qtbot, window, settle, monkeypatch, wait_ms):
+    settle(window)
+    trace = window.session.trace
+    window.go_to_node(int(trace.attention_nodes[0, 1, 2, 0]))  # single values: edges that carry one local gradient
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(1.5)
+    assert view.edge_labels_visible
+    monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    old = set(view.nodes)
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: view._build is not None, timeout=wait_ms)
+    labelled_before_shown = 0
+    while set(view.nodes) == old:
+        if view._build is not None:  # the new picture, not yet on screen
+            labelled_before_shown = max(labelled_before_shown, sum(e.label is not None for e in view._build.edges.values()))
+        qtbot.wait(1)
+    labelled = [item for item in view.edges.values() if item.local_grad is not None]
+    assert labelled and all(item.label is not None and item.label.isVisible() for item in labelled)
+    assert labelled_before_shown > 0  # made in the picture's own slices, not all at once when it was shown
+    settle(window)
