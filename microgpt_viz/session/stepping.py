@@ -84,7 +84,7 @@ def built_quietly(make_trace, positions=()):
         trace = make_trace()
         index_of(trace)
         views.prepare(trace, positions)
-        overview_positions.positions(trace)  # what the overview will draw, ready before the GUI asks
+        overview_positions.dots(trace)  # what the overview will draw, ready before the GUI asks
         return trace_memory.adopt(trace)
 
     return _quiet_gc(build)

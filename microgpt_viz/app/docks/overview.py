@@ -13,14 +13,12 @@ new points, which would freeze the window after every training step.
 """
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QPoint, QRectF, pyqtSignal
+from PyQt6.QtCore import QRectF, pyqtSignal
 from PyQt6.QtGui import QImage
 
-from core.views.colour_scale import log_position, ramp
-from microgpt_viz.session.overview_positions import positions
+from core.views.colour_scale import ramp
+from microgpt_viz.session.overview_positions import BINS, dots, positions
 
-BINS = 12  # colour bins for non-zero gradients, plus one for exact zeros
-DECADES = 5
 DOT_PX = 3
 PICK_PX = 8  # a click this close to a dot picks it
 BACKGROUND = (28, 28, 36)
@@ -28,17 +26,6 @@ ZERO_COLOUR = (85, 85, 100)  # exactly zero grad: nothing flows through here
 # dim purple -> orange -> pale yellow: bright means large |grad|
 FLOW_STOPS = np.array([[70, 30, 110], [190, 55, 90], [245, 130, 40], [252, 240, 150]], dtype=float)
 SELECTED_COLOUR = (0, 200, 255)
-
-
-def bin_of(grad):
-    """0 for an exactly zero grad, else 1..BINS by log |grad| below a robust top (99.5th percentile)."""
-    magnitude = np.abs(np.nan_to_num(np.asarray(grad, dtype=float), nan=np.inf))
-    nonzero = magnitude[(magnitude > 0) & np.isfinite(magnitude)]
-    top = float(np.percentile(nonzero, 99.5)) if nonzero.size else 1.0
-    magnitude = np.where(np.isfinite(magnitude), magnitude, top)
-    t = log_position(magnitude, top, DECADES)
-    which = 1 + np.minimum((t * BINS).astype(int), BINS - 1)
-    return np.where(magnitude > 0, which, 0)
 
 
 def _argb(rgb):
@@ -81,15 +68,13 @@ class DotCloud(pg.GraphicsObject):
         # that only the selection ring asked for copies from it instead of placing a million dots again
         self._raster = None
 
-    def set_points(self, x, y, bins):
-        bins = np.asarray(bins, dtype=np.uint8)  # 13 bins: a byte, which numpy sorts by radix
-        order = np.argsort(bins, kind="stable")
-        self.x, self.y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
-        self.bins = bins[order]
+    def set_dots(self, found):
+        """Show overview_positions.Dots (already in bin order)."""
+        self.x, self.y, self.bins = found.x, found.y, found.bins
         self._raster = None
         self.prepareGeometryChange()
-        if len(x):
-            self.bounds = QRectF(float(x.min()), float(y.min()), float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0)
+        if len(found.x):
+            self.bounds = QRectF(*found.bounds)
         self.update()
 
     def boundingRect(self):
@@ -148,7 +133,7 @@ class Overview(pg.PlotWidget):
         if first:
             self.x, self.y = positions(trace)
             self._layout_key = key
-        self.cloud.set_points(self.x, self.y, bin_of(trace.grad))
+        self.cloud.set_dots(dots(trace))
         if first:
             self.view_box.autoRange(padding=0.02)
 

@@ -6,7 +6,8 @@ pytest.importorskip("pytestqt")
 
 from core.engine.config import preset  # noqa: E402
 from core.engine.train import Trainer  # noqa: E402
-from microgpt_viz.app.docks.overview import BACKGROUND, DOT_PX, PIXEL_COLOURS, Overview, bin_of, rasterise  # noqa: E402
+from microgpt_viz.app.docks.overview import BACKGROUND, DOT_PX, PIXEL_COLOURS, Overview, rasterise  # noqa: E402
+from microgpt_viz.session.overview_positions import bin_of  # noqa: E402
 
 
 def test_each_pixel_takes_the_strongest_bin_of_the_dots_on_it():
@@ -82,3 +83,15 @@ def test_a_repaint_for_the_selection_ring_copies_the_dots_a_pan_places_them_agai
     overview.view_box.translateBy(x=(overview.x.max() - overview.x.min()) * 0.05)
     overview.grab()
     assert len(placed) == count + 1  # moved: placed again
+
+
+def test_a_step_the_worker_prepared_is_taken_in_without_binning_a_dot(qtbot, monkeypatch):
+    from microgpt_viz.session import overview_positions
+
+    trace = Trainer(["emma", "olivia", "ava", "mia"], preset("original")).record("olivia")
+    prepared = overview_positions.dots(trace)  # as stepping.built_quietly does in the worker
+    monkeypatch.setattr(overview_positions, "bin_of", lambda grad: pytest.fail("binned on the GUI thread"))
+    overview = Overview()
+    qtbot.addWidget(overview)
+    overview.set_trace(trace)
+    assert overview.cloud.x is prepared.x and overview.cloud.bins is prepared.bins
