@@ -10,7 +10,7 @@ core/script/attention.py finds its attention softmaxes; where it finds none, the
 from dataclasses import dataclass
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QLinearGradient, QPainter, QPen, QPixmap
 from PyQt6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QScrollArea, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
@@ -79,6 +79,12 @@ def cell_rgb(values, mode, low, high):
     return diverging_rgb(np.nan_to_num(values), high, log=False)
 
 
+# heatmaps (layers x heads) past which a new step's picture is made in an event-loop turn of its
+# own: drawn in the paint pass that shows the new step everywhere (graph, overview, plots),
+# 16 heatmaps at 4 layers made that pass the window's longest stall (~20-40 ms of ~140)
+PICTURE_TURN_HEATMAPS = 8
+
+
 class AttentionCanvas(QWidget):
     """The heatmaps themselves; also paints onto images and SVG for export."""
 
@@ -89,15 +95,29 @@ class AttentionCanvas(QWidget):
         self.trace = None
         self.mode = "weights"
         self.selected = None  # Cell outlined as the current selection
-        self._picture = None  # ((mode, width, height, pixel ratio), the heatmaps of self.trace drawn for them)
+        # ((mode, width, height, pixel ratio), the heatmaps of self.trace drawn for them); the key is
+        # None while a new step's picture is on its way (see PICTURE_TURN_HEATMAPS)
+        self._picture = None
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_trace(self, trace):
+        hint = self.sizeHint()
         self.trace = trace
-        self._picture = None
-        self.updateGeometry()
-        self.update()
+        if self.sizeHint() != hint:  # a relayout repaints the docks around it too
+            self.updateGeometry()
+        layers, heads, _ = self._shape() if self.available else (0, 0, 0)
+        if self._picture is not None and layers * heads > PICTURE_TURN_HEATMAPS:
+            self._picture = (None, self._picture[1])  # shown until the new one is made, next turn
+            QTimer.singleShot(0, self._make_picture)
+        else:
+            self._picture = None
+            self.update()
+
+    def _make_picture(self):
+        if self._picture is not None and self._picture[0] is None:
+            self._picture = self._drawn_picture()
+            self.update()
 
     @property
     def available(self):
@@ -200,16 +220,9 @@ class AttentionCanvas(QWidget):
         """The heatmaps from a picture kept until the step, the mode or the size changes, and the
         selection's outline on top: a click that only moves the outline repainted every cell of
         every head (20-47 ms at 4 layers)."""
-        ratio = self.devicePixelRatioF()
-        key = (self.mode, self.width(), self.height(), ratio)
-        if self._picture is None or self._picture[0] != key:
-            picture = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
-            picture.setDevicePixelRatio(ratio)
-            drawing = QPainter(picture)
-            drawing.fillRect(self.rect(), self.palette().base())
-            self.paint(drawing, self.width(), self.height(), outline=False)
-            drawing.end()
-            self._picture = (key, picture)
+        stale = self._picture is not None and self._picture[0] is None  # the new one comes next turn
+        if not stale and (self._picture is None or self._picture[0] != self._picture_key()):
+            self._picture = self._drawn_picture()
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._picture[1])
         sel = self.selected
@@ -217,6 +230,20 @@ class AttentionCanvas(QWidget):
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             self._outline(painter, self.heatmap_rect(sel.layer, sel.head, self.cell_size(self.width(), self.height())),
                           self.cell_size(self.width(), self.height()), sel)
+
+    def _picture_key(self):
+        return (self.mode, self.width(), self.height(), self.devicePixelRatioF())
+
+    def _drawn_picture(self):
+        """(key, pixmap) of the heatmaps without the selection's outline."""
+        ratio = self.devicePixelRatioF()
+        picture = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        picture.setDevicePixelRatio(ratio)
+        drawing = QPainter(picture)
+        drawing.fillRect(self.rect(), self.palette().base())
+        self.paint(drawing, self.width(), self.height(), outline=False)
+        drawing.end()
+        return (self._picture_key(), picture)
 
     def _outline(self, painter, rect, cell, sel):
         box = QRectF(rect.x() + sel.key * cell, rect.y() + sel.query * cell, cell, cell)

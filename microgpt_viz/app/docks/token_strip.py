@@ -32,8 +32,10 @@ class TokenStrip(QWidget):
         self.setMinimumHeight(HEIGHT)
 
     def set_trace(self, trace):
+        hint = self.sizeHint()
         self.trace = trace
-        self.updateGeometry()
+        if self.sizeHint() != hint:  # a relayout repaints the docks around the strip too
+            self.updateGeometry()
         self.update()
 
     def set_position(self, position):

@@ -93,3 +93,45 @@ def test_moving_the_selection_redraws_its_outline_only_and_the_window_shows_what
     canvas.set_mode("logits")
     canvas.grab()
     assert len(painted) == 2  # another matrix: painted afresh
+
+
+def test_a_new_step_of_the_same_shape_does_not_lay_the_docks_out_again(qtbot, docs):
+    # a relayout repaints the docks around the canvas too: at a million Values that pass was
+    # the window's longest stall when a step came in
+    from microgpt_viz.app.docks.attention import AttentionCanvas
+
+    trainer = Trainer(docs, preset("original"))
+    canvas = AttentionCanvas()
+    qtbot.addWidget(canvas)
+    relayouts = []
+    canvas.updateGeometry = lambda: relayouts.append(1)
+    short = min(docs, key=len)
+    same = next(d for d in docs if len(d) == len(short) and d != short)
+    longer = next(d for d in docs if len(d) > len(short))
+    canvas.set_trace(trainer.record(short))
+    assert relayouts == [1]  # no heatmaps before: the size it wants changed
+    canvas.set_trace(trainer.record(same))  # as many positions
+    assert relayouts == [1]
+    canvas.set_trace(trainer.record(longer))  # more positions: bigger heatmaps
+    assert relayouts == [1, 1]
+
+
+def test_a_new_step_of_many_heatmaps_is_drawn_in_a_turn_of_its_own(qtbot, docs):
+    from microgpt_viz.app.docks import attention
+
+    trainer = Trainer(docs, preset("original", n_layer=3))  # 12 heatmaps
+    assert 3 * 4 > attention.PICTURE_TURN_HEATMAPS
+    canvas = attention.AttentionCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(900, 700)
+    canvas.show()
+    canvas.set_trace(trainer.record(docs[0]))
+    qtbot.waitExposed(canvas)
+    first = canvas.grab().toImage()
+    drawn = []
+    real = canvas.paint
+    canvas.paint = lambda *args, **kwargs: drawn.append(1) or real(*args, **kwargs)
+    canvas.set_trace(trainer.record(docs[1]))
+    assert canvas.grab().toImage() == first and not drawn  # the paint pass of the new step only copies
+    qtbot.waitUntil(lambda: drawn == [1])  # then, in its own turn, the new heatmaps
+    assert canvas.grab().toImage() != first
