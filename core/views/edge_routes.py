@@ -67,13 +67,13 @@ class Router:
         bands, obstacles = self._bands(start_t, end_t, sign, exclude=(t_rect, h_rect))
         corners = [(start_t, start_a)]  # (t, a) in travel order
         t, a = start_t, start_a
-        entry_t = end_t - APPROACH  # where the route is lined up with the head at the latest
+        head_band = None  # where the head's own band begins, when the route lines up before it
         for low, high, free in bands:
             lined_up = head_a + max(-head_half / 2, min(head_half / 2, a - head_a))
             if high >= end_t and low > t and free(lined_up) == lined_up:
                 # the head's own band, free straight in (frame titles beside the head under
                 # LR would be in the way of a route turning inside it): lined up before it
-                entry_t = min(entry_t, low)
+                head_band = low
                 break
             if low <= t:  # already inside this band (a taller neighbour of the tail): stay put
                 chosen = free(a)
@@ -86,7 +86,11 @@ class Router:
         # into the head where the route comes from, within its middle half, the last bit
         # straight along the ranks like the arrow after it
         end_a = head_a + max(-head_half / 2, min(head_half / 2, a - head_a))
-        corners += [(max(entry_t, (t + end_t) / 2), end_a), (end_t, end_a)]
+        if head_band is not None:  # in the gap before the head's band, not inside it
+            lined_up_at = min(head_band, end_t - APPROACH) if head_band - APPROACH > t else head_band
+        else:
+            lined_up_at = max(end_t - APPROACH, (t + end_t) / 2)
+        corners += [(lined_up_at, end_a), (end_t, end_a)]
         pulled = _pulled_taut(corners, obstacles)
         return self._pos(_rounded(pulled), sign, (tip_r, end_a))
 

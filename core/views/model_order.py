@@ -321,7 +321,7 @@ def _placed_source(source, geometry, shifts, neato_routes):
     router = Router([*boxes.values(), *titles.values()], geometry.rankdir)
     for edge, tail, head in again:
         route = router.route(boxes[tail], boxes[head], _arrow_length(edge.get("pos", "")))
-        if neato_routes and len(title_array) and _crosses_a_title(route, title_array):
+        if neato_routes and geometry.rankdir != "TB" and len(title_array) and _crosses_a_title(route, title_array):
             # under LR titles run along the ranks, into the gaps our routes cross (see
             # edge_routes.py): neato routes this one around the titles given to it as boxes
             left_to_neato += 1

@@ -62,3 +62,16 @@ def test_every_edge_of_a_cone_in_model_order_keeps_clear_of_other_boxes_and_titl
         for point in route_points(edge["pos"]):
             assert not any(inside(point, box) for name, box in boxes.items() if name not in ends), (ends, point)
             assert not any(x0 < point[0] < x1 and y0 < point[1] < y1 for x0, y0, x1, y1 in titles), (ends, point)
+
+
+@pytest.mark.parametrize("make_source", [layout_source, lambda r, rd: to_dot(r, rankdir=rd)], ids=["app", "export"])
+def test_under_tb_every_edge_has_its_route_so_neato_only_draws(olivia, make_source):
+    # neato's own router takes seconds where dot takes a tenth: it must find nothing to route
+    from core.views.layout import run_dot
+    from core.views.model_order import rearranged_source
+
+    source = make_source(View.for_token(olivia, 4).render(), "TB")
+    moved = rearranged_source(source, json.loads(run_dot(source, "json0")))
+    edges = [line for line in moved.splitlines() if " -> " in line]
+    assert edges and all("pos=" in line for line in edges)
+    assert "splines=true" not in moved

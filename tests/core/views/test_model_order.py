@@ -143,13 +143,14 @@ export_source = lambda r, rd: to_dot(r, rankdir=rd)  # noqa: E731
 
 @pytest.mark.parametrize("view, make_source, rankdir", [
     (view, make, rankdir) for view in ("cone", "scalar head", "vector cone") for make in (layout_source, export_source) for rankdir in ("TB", "LR")
-])
+] + [("whole step", make, "TB") for make in (layout_source, export_source)])
 def test_no_edge_runs_through_a_frame_title(trainer, view, make_source, rankdir):
     trace = trainer.record("emma")
     rendered = {
         "cone": lambda: View.for_token(trace, 3),
         "scalar head": lambda: View.for_token(trace, 1, level="scalar").focus("pos1/layer0/attn/head2"),
         "vector cone": lambda: View.for_token(trace, 3, level="vector"),
+        "whole step": lambda: View(trace),
     }[view]().render()
     laid_out = json.loads(run_in_model_order(make_source(rendered, rankdir), "json0"))
     titles = title_boxes(laid_out)
