@@ -28,6 +28,17 @@ CORNER = 8.0  # points before and after a corner where a route starts and ends i
 DEFAULT_ARROW = 10.0  # points from the route's end to the arrow's tip, Graphviz's at arrowsize 1
 
 
+def rank_across(rankdir, x, y):
+    """Graphviz (x, y) as (place along the ranks, growing down under TB and right under LR;
+    place across, in reading order: left to right under TB, top to bottom under LR)."""
+    return (-y, x) if rankdir == "TB" else (x, -y)
+
+
+def from_rank_across(rankdir, r, a):
+    """rank_across turned back into Graphviz (x, y)."""
+    return (a, -r) if rankdir == "TB" else (r, -a)
+
+
 class Router:
     """Routes around `obstacles`: (x, y, width, height) rectangles in points, centres and sizes."""
 
@@ -38,16 +49,8 @@ class Router:
         self._rank_lows = [r[0] for r in self._rects]
         self._tallest = max((r[1] - r[0] for r in self._rects), default=0.0)
 
-    # rank r grows down the picture under TB (Graphviz's y grows up) and right under LR;
-    # across a grows left to right under TB and top to bottom under LR (reading order)
-    def _to_ra(self, x, y):
-        return (-y, x) if self.rankdir == "TB" else (x, -y)
-
-    def _to_xy(self, r, a):
-        return (a, -r) if self.rankdir == "TB" else (r, -a)
-
     def _rect(self, x, y, width, height):
-        r, a = self._to_ra(x, y)
+        r, a = rank_across(self.rankdir, x, y)
         half_r, half_a = (height / 2, width / 2) if self.rankdir == "TB" else (width / 2, height / 2)
         return (r - half_r, r + half_r, a - half_a, a + half_a)
 
@@ -67,10 +70,12 @@ class Router:
         bands, obstacles = self._bands(start_t, end_t, sign, exclude=(t_rect, h_rect))
         corners = [(start_t, start_a)]  # (t, a) in travel order
         t, a = start_t, start_a
+        def lined_up(a):  # where a route coming from `a` enters the head: within its middle half
+            return head_a + max(-head_half / 2, min(head_half / 2, a - head_a))
+
         head_band = None  # where the head's own band begins, when the route lines up before it
         for low, high, free in bands:
-            lined_up = head_a + max(-head_half / 2, min(head_half / 2, a - head_a))
-            if high >= end_t and low > t and free(lined_up) == lined_up:
+            if high >= end_t and low > t and free(lined_up(a)) == lined_up(a):
                 # the head's own band, free straight in (frame titles beside the head under
                 # LR would be in the way of a route turning inside it): lined up before it
                 head_band = low
@@ -83,9 +88,9 @@ class Router:
                 corners.append((low, chosen))
             t, a = min(high, end_t), chosen
             corners.append((t, a))
-        # into the head where the route comes from, within its middle half, the last bit
-        # straight along the ranks like the arrow after it
-        end_a = head_a + max(-head_half / 2, min(head_half / 2, a - head_a))
+        # into the head where the route comes from, the last bit straight along the ranks like
+        # the arrow after it
+        end_a = lined_up(a)
         if head_band is not None:  # in the gap before the head's band, not inside it
             lined_up_at = min(head_band, end_t - APPROACH) if head_band - APPROACH > t else head_band
         else:
@@ -122,8 +127,8 @@ class Router:
 
     def _pos(self, points, sign, tip):
         """Bezier control points (t, a) as a Graphviz pos string."""
-        xy = [self._to_xy(sign * t, a) for t, a in points]
-        tip_x, tip_y = self._to_xy(*tip)
+        xy = [from_rank_across(self.rankdir, sign * t, a) for t, a in points]
+        tip_x, tip_y = from_rank_across(self.rankdir, *tip)
         return f"e,{tip_x:.2f},{tip_y:.2f} " + " ".join(f"{x:.2f},{y:.2f}" for x, y in xy)
 
     def _straight(self, tail, head, arrow):
@@ -136,11 +141,9 @@ class Router:
             return min((w / 2) / abs(dx) if dx else float("inf"), (h / 2) / abs(dy) if dy else float("inf"), 0.5)
         s0, s_tip = leaving(tw, th), 1 - leaving(hw, hh)
         s1 = max(s0, s_tip - arrow / length)
-        p0, p3 = (tx + dx * s0, ty + dy * s0), (tx + dx * s1, ty + dy * s1)
-        p1 = (p0[0] + (p3[0] - p0[0]) / 3, p0[1] + (p3[1] - p0[1]) / 3)
-        p2 = (p0[0] + 2 * (p3[0] - p0[0]) / 3, p0[1] + 2 * (p3[1] - p0[1]) / 3)
+        p0 = (tx + dx * s0, ty + dy * s0)
         tip = (tx + dx * s_tip, ty + dy * s_tip)
-        return f"e,{tip[0]:.2f},{tip[1]:.2f} " + " ".join(f"{x:.2f},{y:.2f}" for x, y in (p0, p1, p2, p3))
+        return f"e,{tip[0]:.2f},{tip[1]:.2f} " + " ".join(f"{x:.2f},{y:.2f}" for x, y in (p0, *_straight_piece(p0, (tx + dx * s1, ty + dy * s1))))
 
 
 def _pulled_taut(corners, obstacles):
@@ -171,14 +174,18 @@ def _crosses(p, q, rect):
     return True
 
 
+def _straight_piece(p, q):
+    """The control points after p of a cubic Bezier that is the straight line p-q."""
+    return [(p[0] + (q[0] - p[0]) / 3, p[1] + (q[1] - p[1]) / 3), (p[0] + 2 * (q[0] - p[0]) / 3, p[1] + 2 * (q[1] - p[1]) / 3), q]
+
+
 def _rounded(corners):
     """Bezier control points of a path through `corners`: straight between them, each turn
     begun and ended a little before and after its corner (inside the free room around it)."""
     out = [corners[0]]
 
     def straight_to(p):
-        q = out[-1]
-        out.extend([(q[0] + (p[0] - q[0]) / 3, q[1] + (p[1] - q[1]) / 3), (q[0] + 2 * (p[0] - q[0]) / 3, q[1] + 2 * (p[1] - q[1]) / 3), p])
+        out.extend(_straight_piece(out[-1], p))
 
     for before, corner, after in zip(corners, corners[1:], corners[2:]):
         def towards(other):

@@ -30,7 +30,7 @@ import re
 
 import numpy as np
 
-from core.views.edge_routes import DEFAULT_ARROW, Router
+from core.views.edge_routes import DEFAULT_ARROW, Router, from_rank_across, rank_across
 
 
 _TOP_CLUSTER = re.compile(r'^  subgraph ("(?:[^"\\]|\\.)*") \{$')
@@ -90,14 +90,7 @@ class _Geometry:
 
     # reading order: left to right under TB; top to bottom under LR, where Graphviz's y grows upwards
     def across(self, x, y):
-        return x if self.rankdir == "TB" else -y
-
-    def rank_across(self, x, y):
-        """(place along the ranks, growing the way they are read; place across, in reading order)."""
-        return (-y, x) if self.rankdir == "TB" else (x, -y)
-
-    def from_rank_across(self, r, a):
-        return (a, -r) if self.rankdir == "TB" else (r, -a)
+        return rank_across(self.rankdir, x, y)[1]
 
     def delta(self, shift):
         """(dx, dy) in Graphviz's coordinates for a shift along the reading axis. Under LR the
@@ -385,30 +378,31 @@ def _clear_of_boxes(titles, boxes):
 
 def _arrow_length(pos):
     """Points from the end of dot's route to its arrow's tip (arrowsize differs by theme)."""
-    parts = pos.split()
-    tip = next((p[2:] for p in parts if p.startswith("e,")), None)
-    points = [p for p in parts if not p.startswith(("e,", "s,"))]
+    tip = next((p[2:] for p in pos.split() if p.startswith("e,")), None)
+    points = _control_points(pos)
     if tip is None or not points:
         return DEFAULT_ARROW
-    (x0, y0), (x1, y1) = (tuple(float(v) for v in p.split(",")[:2]) for p in (points[-1], tip))
+    (x0, y0), (x1, y1) = points[-1], (float(v) for v in tip.split(",")[:2])
     return max(1.0, ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5)
 
 
 def _label_beside(route, edge, geometry):
     """Where an edge's label goes on its new route: as far beside it as dot had put it beside
     the old one, halfway along the new one."""
-    old, new = _polyline(edge.get("pos", ""), geometry), _polyline(route, geometry)
+    old, new = (_control_points(pos, geometry.rankdir) for pos in (edge.get("pos", ""), route))
     if not old or not new:
         return edge["lp"]
-    label_r, label_a = geometry.rank_across(*(float(v) for v in edge["lp"].split(",")[:2]))
+    label_r, label_a = rank_across(geometry.rankdir, *(float(v) for v in edge["lp"].split(",")[:2]))
     aside = label_a - _across_at(old, label_r)
     middle = (new[0][0] + new[-1][0]) / 2
-    return "%.2f,%.2f" % geometry.from_rank_across(middle, _across_at(new, middle) + aside)
+    return "%.2f,%.2f" % from_rank_across(geometry.rankdir, middle, _across_at(new, middle) + aside)
 
 
-def _polyline(pos, geometry):
-    """A route's control points, as (along the ranks, across)."""
-    return [geometry.rank_across(*(float(v) for v in p.split(",")[:2])) for p in pos.split() if not p.startswith(("e,", "s,"))]
+def _control_points(pos, rankdir=None):
+    """A route's control points ("e,x,y x,y x,y ..." without its arrow's end points), as (x, y),
+    or as (along the ranks, across) when given the rankdir."""
+    points = [tuple(float(v) for v in p.split(",")[:2]) for p in pos.split() if not p.startswith(("e,", "s,"))]
+    return points if rankdir is None else [rank_across(rankdir, x, y) for x, y in points]
 
 
 def _across_at(points, rank):
@@ -426,7 +420,7 @@ def _crosses_a_title(route, titles):
     """Whether a B-spline route ("e,x,y x,y ...", points) runs through any title; titles:
     (n, 4) array of x, y, width, height. A curve lies inside the box around its control
     points, so only the titles that box meets are sampled."""
-    points = np.array([[float(v) for v in part.split(",")[-2:]] for part in route.split() if part[:2] not in ("e,", "s,")])
+    points = np.array(_control_points(route))
     if len(points) < 4:
         return False
     low, high = points.min(axis=0), points.max(axis=0)

@@ -69,6 +69,7 @@ class Rendered:
         return self.nodes[self._code[node_id]].id
 
     def shows(self, visible_id):
+        """True when a node with this id is in the picture."""
         return visible_id in self._by_id
 
     def node(self, visible_id):

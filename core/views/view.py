@@ -253,7 +253,7 @@ class View:
     def shows(self, visible_id):
         """True when render() has a node with this id, found without rendering."""
         if self._rendered is not None:
-            return visible_id in self._rendered._by_id
+            return self._rendered.shows(visible_id)
         ix = self._index
         g = ix.group_number.get(visible_id)
         if g is None:

@@ -420,10 +420,6 @@ class Session:
         current view's picture, or None when the view changed since the snapshot."""
         return self.view.adopt(snapshot, rendered) if self.view is not None else None
 
-    def _visible_ids(self):
-        rendered = self.rendered()
-        return rendered._by_id if rendered is not None else {}
-
     def _revalidate_selection(self):
         """After the view or the trace changed: keep the selection where it still means something."""
         sel = self.selection

@@ -46,29 +46,33 @@ def bin_of(grad):
 
 def dots(trace):
     """The Dots of a Trace: its positions, coloured by |grad|, strongest last."""
-    with _lock:
-        found = _dots_cache.get(trace)
-    if found is None:
-        x, y = positions(trace)
-        bins = np.asarray(bin_of(trace.grad), dtype=np.uint8)  # 13 bins: a byte, which numpy sorts by radix
-        order = np.argsort(bins, kind="stable")
-        bounds = (0.0, 0.0, 1.0, 1.0)
-        if len(x):
-            bounds = (float(x.min()), float(y.min()), float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0)
-        found = Dots(np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order], bins[order], bounds)
-        with _lock:
-            _dots_cache[trace] = found
-    return found
+    return _cached(_dots_cache, trace, _dots_of)
+
+
+def _dots_of(trace):
+    x, y = positions(trace)
+    bins = np.asarray(bin_of(trace.grad), dtype=np.uint8)  # 13 bins: a byte, which numpy sorts by radix
+    order = np.argsort(bins, kind="stable")
+    bounds = (0.0, 0.0, 1.0, 1.0)
+    if len(x):
+        bounds = (float(x.min()), float(y.min()), float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0)
+    return Dots(np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order], bins[order], bounds)
 
 
 def positions(trace):
     """(x, y) numpy arrays indexed by node id."""
+    return _cached(_cache, trace, overview_layout)
+
+
+def _cached(cache, trace, build):
+    """build(trace), kept in `cache` for as long as the Trace lives; the worker and the GUI thread
+    both ask, so the cache is read and written under the lock (building runs outside it)."""
     with _lock:
-        found = _cache.get(trace)
+        found = cache.get(trace)
     if found is None:
-        found = overview_layout(trace)
+        found = build(trace)
         with _lock:
-            _cache[trace] = found
+            cache[trace] = found
     return found
 
 
