@@ -32,6 +32,21 @@ def wait_ms():
 
 
 @pytest.fixture
+def shown(qtbot):
+    """shown(widget, width, height, trace=None) -> widget: a dock's widget on its own, sized, given
+    the trace (if any) and drawn on screen."""
+    def show(widget, width, height, trace=None):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        if trace is not None:
+            widget.set_trace(trace)
+        qtbot.waitExposed(widget)
+        return widget
+    return show
+
+
+@pytest.fixture
 def boxes(monkeypatch):
     """Every message box the app shows, recorded as (title, text) instead of blocking the test."""
     shown = []

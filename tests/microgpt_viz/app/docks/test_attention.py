@@ -57,18 +57,14 @@ def test_a_cell_number_fits_the_cell_and_reads_as_its_value(x):
     assert float(text) == pytest.approx(x, rel=0.5), text  # one or two significant digits
     assert text.startswith("-") == (x < 0)
 
-def test_moving_the_selection_redraws_its_outline_only_and_the_window_shows_what_a_direct_paint_draws(qtbot, docs):
+
+def test_moving_the_selection_redraws_its_outline_only_and_the_window_shows_what_a_direct_paint_draws(qtbot, shown, docs):
     from PyQt6.QtGui import QImage, QPainter
 
     from microgpt_viz.app.docks.attention import AttentionCanvas, Cell
 
     trace = Trainer(docs, preset("original")).record("isabella")
-    canvas = AttentionCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(760, 320)
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    canvas.set_trace(trace)
+    canvas = shown(AttentionCanvas(), 760, 320, trace)
     painted = []
     real_paint = canvas.paint
     canvas.paint = lambda *args, **kwargs: painted.append(kwargs) or real_paint(*args, **kwargs)
@@ -116,17 +112,12 @@ def test_a_new_step_of_the_same_shape_does_not_lay_the_docks_out_again(qtbot, do
     assert relayouts == [1, 1]
 
 
-def test_a_new_step_of_many_heatmaps_is_drawn_in_a_turn_of_its_own(qtbot, docs):
+def test_a_new_step_of_many_heatmaps_is_drawn_in_a_turn_of_its_own(qtbot, shown, docs):
     from microgpt_viz.app.docks import attention
 
     trainer = Trainer(docs, preset("original", n_layer=3))  # 12 heatmaps
     assert 3 * 4 > attention.PICTURE_TURN_HEATMAPS
-    canvas = attention.AttentionCanvas()
-    qtbot.addWidget(canvas)
-    canvas.resize(900, 700)
-    canvas.show()
-    canvas.set_trace(trainer.record(docs[0]))
-    qtbot.waitExposed(canvas)
+    canvas = shown(attention.AttentionCanvas(), 900, 700, trainer.record(docs[0]))
     first = canvas.grab().toImage()
     drawn = []
     real = canvas.paint

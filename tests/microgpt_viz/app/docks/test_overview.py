@@ -34,14 +34,9 @@ def test_a_square_reaching_in_from_outside_is_drawn():
     assert list(image[2:5, 0]) == [5, 5, 5] and image[:, 1:].max() == 0
 
 
-def test_the_painted_overview_shows_each_dot_in_its_bins_colour_or_a_stronger_one(qtbot):
+def test_the_painted_overview_shows_each_dot_in_its_bins_colour_or_a_stronger_one(shown):
     trace = Trainer(["emma", "olivia", "ava", "mia"], preset("original")).record("olivia")
-    overview = Overview()
-    qtbot.addWidget(overview)
-    overview.resize(700, 260)
-    overview.show()
-    overview.set_trace(trace)
-    qtbot.waitExposed(overview)
+    overview = shown(Overview(), 700, 260, trace)
     image = overview.grab().toImage()
     ratio = image.devicePixelRatio()
     bins = bin_of(trace.grad)
@@ -58,19 +53,14 @@ def test_the_painted_overview_shows_each_dot_in_its_bins_colour_or_a_stronger_on
     assert (corner.red(), corner.green(), corner.blue()) == BACKGROUND  # no dot out there
 
 
-def test_a_repaint_for_the_selection_ring_copies_the_dots_a_pan_places_them_again(qtbot, monkeypatch):
+def test_a_repaint_for_the_selection_ring_copies_the_dots_a_pan_places_them_again(shown, monkeypatch):
     from microgpt_viz.app.docks import overview as overview_module
 
     trace = Trainer(["emma", "olivia", "ava", "mia"], preset("original")).record("olivia")
     placed = []
     real = overview_module.rasterise
     monkeypatch.setattr(overview_module, "rasterise", lambda *args: placed.append(1) or real(*args))
-    overview = Overview()
-    qtbot.addWidget(overview)
-    overview.resize(700, 260)
-    overview.show()
-    overview.set_trace(trace)
-    qtbot.waitExposed(overview)
+    overview = shown(Overview(), 700, 260, trace)
     before = overview.grab().toImage()
     assert len(placed) >= 1
     count = len(placed)
