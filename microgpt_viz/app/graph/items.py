@@ -95,6 +95,9 @@ class NodeItem(QGraphicsPathItem):
         self.setPen(self._base_pen)
         self._halo = None
         self._colours = None  # (fill, text colour) as last set: a Step that keeps them marks nothing for repaint
+        self._text_shown = True  # set_text_visible's last word
+        self._words_stale = False  # numbers came while the text was hidden
+        self._waiting = None  # (fill, text colour) of a node taken by defer() and not drawn yet
         self.texts = []
         lines = self.lines()
         for k, text in enumerate(lines):
@@ -106,8 +109,10 @@ class NodeItem(QGraphicsPathItem):
         return self.node.id
 
     def update_node(self, node, fill, text_colour):
-        """New numbers (the next step) and colours; the box stays where it is."""
+        """New numbers (the next step) and colours; the box stays where it is. While its text is
+        hidden (zoomed out) the new words wait until it is shown again."""
         self.node = node
+        self._waiting = None
         colours = (fill.rgba(), text_colour.rgba())
         recolour = colours != self._colours
         self._colours = colours
@@ -117,9 +122,33 @@ class NodeItem(QGraphicsPathItem):
             if self._stack is not None:
                 self._stack.setBrush(brush)
             text_brush = QBrush(text_colour)
-        for k, (item, text) in enumerate(zip(self.texts, self.lines())):
-            if recolour:
+            for item in self.texts:
                 item.setBrush(text_brush)
+        self._words_stale = not self._text_shown
+        if self._text_shown:
+            self._set_words()
+
+    def defer(self, node, fill, text_colour):
+        """Take the next step's node now (a click or a tooltip reads it) and draw it only when the
+        box comes into view (catch_up): most boxes of a big picture are off screen, and putting
+        new numbers in every one of them was most of what a Step cost the window."""
+        self.node = node
+        self._waiting = (fill, text_colour)
+
+    def catch_up(self):
+        """Draw what defer() kept back, if anything."""
+        if self._waiting is not None:
+            self.update_node(self.node, *self._waiting)
+
+    @property
+    def colours(self):
+        """(fill, text colour) this box shows when in sight: those of a deferred Step if one waits."""
+        if self._waiting is not None:
+            return self._waiting
+        return self.brush().color(), self.texts[0].brush().color()
+
+    def _set_words(self):
+        for k, (item, text) in enumerate(zip(self.texts, self.lines())):
             if k and item.text() != text:
                 top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
                 _set_centred(item, text, self.rect.center().x(), top, self.rect.width())
@@ -136,6 +165,10 @@ class NodeItem(QGraphicsPathItem):
             self._halo.setVisible(selected)
 
     def set_text_visible(self, visible):
+        self._text_shown = visible
+        if visible and self._words_stale:
+            self._words_stale = False
+            self._set_words()
         for item in self.texts:
             item.setVisible(visible)
 

@@ -24,6 +24,7 @@ MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
 BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
+SIGHT_MARGIN_PX = 200  # boxes this close to the window's edge get a Step's numbers at once, as if on screen
 # Qt keeps the edges' pixels (EdgeLayer) in its pixmap cache, 10 MB by default: less than one
 # full-screen viewport on a large or high-DPI screen, and a pixmap that does not fit is redrawn on every paint
 PIXMAP_CACHE_KB = 64 * 1024
@@ -147,6 +148,8 @@ class GraphView(QGraphicsView):
         self._build = None  # a new picture being made (_Build), shown when done
         self._update = None  # (generator putting the next step's numbers in the boxes shown, on_shown)
         self._discarded = []  # pictures replaced: their items are deleted a slice at a time
+        self._out_of_sight = {}  # visible id -> NodeItem holding numbers it draws when it comes into view
+        self._sight = None  # the scene rect within SIGHT_MARGIN_PX of the window, until the camera moves
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
         self._build_timer.timeout.connect(self._continue_build)
@@ -236,18 +239,48 @@ class GraphView(QGraphicsView):
             self._build_timer.start(0)
 
     def _update_in_place(self, rendered, fills):
-        """A generator: new numbers and colours into the boxes and edges shown, one item per step."""
+        """A generator: new numbers and colours into the boxes and edges shown, one item per step.
+        Boxes out of sight take them now and draw them when the camera reaches them."""
+        out_of_sight = self._out_of_sight
         for n in rendered.nodes:
             item = self.nodes.get(n.id)
             if item is not None:  # a recolour may name boxes of a picture still being made
                 fill, text = fills[n.id]
-                item.update_node(n, fill, text)
+                if self._in_sight(item):
+                    item.update_node(n, fill, text)
+                    out_of_sight.pop(n.id, None)
+                else:
+                    item.defer(n, fill, text)
+                    out_of_sight[n.id] = item
                 yield
         for e in rendered.edges:
             item = self.edges.get((e.source, e.target))
             if item is not None:
                 item.set_local_grad(e.local_grad)
                 yield
+
+    def _in_sight(self, item):
+        if self._sight is None:
+            m = SIGHT_MARGIN_PX
+            self._sight = self.mapToScene(self.viewport().rect().adjusted(-m, -m, m, m)).boundingRect()
+        return self._sight.intersects(item.rect)
+
+    def _camera_moved(self):
+        """Boxes that came into sight draw the numbers they were given while out of it."""
+        self._sight = None
+        if self._out_of_sight:
+            for vid, item in list(self._out_of_sight.items()):
+                if self._in_sight(item):
+                    item.catch_up()
+                    del self._out_of_sight[vid]
+
+    def scrollContentsBy(self, dx, dy):
+        super().scrollContentsBy(dx, dy)
+        self._camera_moved()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._camera_moved()
 
     def _show_built(self, build):
         anchor = build.anchor
@@ -256,6 +289,7 @@ class GraphView(QGraphicsView):
         first_picture = not self.nodes and self.transform().isIdentity()
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
+        self._out_of_sight, self._sight = {}, None  # the new items are made with their numbers drawn
         self.setScene(build.scene)
         self._discard(old, self.nodes, self.clusters, self.edges, self.edge_layer)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
@@ -317,12 +351,14 @@ class GraphView(QGraphicsView):
     def clear(self):
         self._cancel_build()
         self.scene().clear()
+        self._out_of_sight, self._sight = {}, None
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
         self.edge_layer = None
 
     # ---- camera -----------------------------------------------------------------------
     def _zoom_changed(self):
         """Show text only when it comes out big enough to read (level of detail)."""
+        self._camera_moved()
         zoom = self.transform().m11()
         visible = zoom * FONT_SIZE >= MIN_READABLE_PX
         if visible != self._text_visible:

@@ -12,7 +12,7 @@ from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
 
 
 def drawn_fills(window):
-    return {vid: item.brush().color().rgb() for vid, item in window.graph.view.nodes.items()}
+    return {vid: item.colours[0].rgb() for vid, item in window.graph.view.nodes.items()}
 
 
 def expected_fills(window, mode, change=None):
@@ -45,7 +45,7 @@ def test_a_what_if_edit_colours_boxes_by_their_change_and_undo_restores(qtbot, w
     rendered = session.rendered()
     edited = rendered.visible_id(node)
     assert edited == f"n{node}" and coloured[edited] != plain[edited]
-    edited_colour = window.graph.view.nodes[edited].brush().color()
+    edited_colour = window.graph.view.nodes[edited].colours[0]
     assert edited_colour.red() > edited_colour.blue()  # raised by 0.5: the red side
     # a box nothing changed in stays neutral; one downstream of the edit is coloured
     unchanged = [n for n in rendered.nodes if not np.any(result.data_delta[n.members])]

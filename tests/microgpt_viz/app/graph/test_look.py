@@ -64,7 +64,7 @@ def test_edges_show_their_local_gradients_when_zoomed_in_and_hide_them_zoomed_ou
     # the next step on the same layout updates the numbers in place
     rendered = window.session.rendered()
     doubled = replace(rendered, edges=[replace(e, local_grad=None if e.local_grad is None else 2 * e.local_grad) for e in rendered.edges])
-    fills = {vid: (item.brush().color(), item.texts[0].brush().color()) for vid, item in view.nodes.items()}
+    fills = {vid: item.colours for vid, item in view.nodes.items()}
     view.show_graph(doubled, view.layout, fills)
     qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)  # a big view takes its numbers over several turns
     item = edges[0]

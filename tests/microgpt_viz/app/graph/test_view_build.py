@@ -1,5 +1,7 @@
 """A new layout's items are made a slice per event-loop turn (microgpt_viz/app/graph/view.py):
 the old picture stays whole and usable until the new one replaces it in one go."""
+from dataclasses import replace
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -11,6 +13,7 @@ from PyQt6.QtWidgets import QApplication, QGraphicsItem, QToolTip  # noqa: E402
 
 from microgpt_viz.app.graph import view as graph_view  # noqa: E402
 from microgpt_viz.app.graph.node_colours import node_fills  # noqa: E402
+from microgpt_viz.session.labels import number  # noqa: E402
 
 
 def closed_group(window):
@@ -59,7 +62,7 @@ def test_newer_numbers_for_the_picture_on_its_way_reach_every_box(qtbot, window,
     window.choose_colour("data")  # while the new picture is being made
     settle(window)
     fills, _ = node_fills(window.session.rendered(), "data", None)  # what a picture made now would have
-    assert {vid: item.brush().color().name() for vid, item in view.nodes.items()} == \
+    assert {vid: item.colours[0].name() for vid, item in view.nodes.items()} == \
         {vid: fill.name() for vid, (fill, _) in fills.items()}
 
 
@@ -77,7 +80,7 @@ def test_new_numbers_for_the_boxes_shown_arrive_over_several_turns_and_then_say_
         turns += 1
     assert turns > 1 and shown == [False]
     assert view.nodes == items  # the same boxes, not new ones
-    assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
+    assert all(item.colours[0] == QColor("red") for item in view.nodes.values())
 
 
 def test_hovering_a_box_tells_its_numbers(qtbot, window, settle):
@@ -138,10 +141,10 @@ def test_a_recolouring_reaches_the_boxes_a_slice_per_turn(qtbot, window, settle,
     view.recolour(window.session.rendered(), red)
     reds_per_turn = []
     while view.building:
-        reds_per_turn.append(sum(item.brush().color() == QColor("red") for item in view.nodes.values()))
+        reds_per_turn.append(sum(item.colours[0] == QColor("red") for item in view.nodes.values()))
         qtbot.wait(1)
     assert reds_per_turn and reds_per_turn[0] < len(view.nodes)  # not all in the caller's turn
-    assert all(item.brush().color() == QColor("red") for item in view.nodes.values())
+    assert all(item.colours[0] == QColor("red") for item in view.nodes.values())
 
 
 def test_zoomed_in_a_new_picture_is_shown_with_its_edge_labels_made_in_its_slices(qtbot, window, settle, monkeypatch, wait_ms):
@@ -166,3 +169,60 @@ def test_zoomed_in_a_new_picture_is_shown_with_its_edge_labels_made_in_its_slice
     assert labelled and all(item.label is not None and item.label.isVisible() for item in labelled)
     assert labelled_before_shown > 0  # made in the picture's own slices, not all at once when it was shown
     settle(window)
+
+
+def in_sight(view, item):
+    """Within SIGHT_MARGIN_PX of the viewport, where a Step's numbers are drawn at once."""
+    margin = graph_view.SIGHT_MARGIN_PX
+    sight = view.viewport().rect().adjusted(-margin, -margin, margin, margin)
+    return sight.intersects(view.mapFromScene(item.rect).boundingRect())
+
+
+def with_data_plus_one(rendered):
+    return replace(rendered, nodes=[replace(n, data=n.data + 1.0) if n.kind == "value" else n for n in rendered.nodes])
+
+
+def test_boxes_out_of_sight_take_a_steps_numbers_and_draw_them_when_the_camera_reaches_them(qtbot, window, settle, wait_ms):
+    trace = window.session.trace
+    window.go_to_node(int(trace.param_nodes["lm_head"][40]))  # scalar boxes: they show data and grad
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(2.0)
+    rendered = window.session.rendered()
+    values = [n for n in rendered.nodes if n.kind == "value" and n.op != "sum"]
+    far = next(n for n in values if not in_sight(view, view.nodes[n.id]))
+    near = next(n for n in values if in_sight(view, view.nodes[n.id]))
+    stepped = with_data_plus_one(rendered)
+    red = {vid: (QColor("red"), QColor("black")) for vid in view.nodes}
+    far_item, near_item = view.nodes[far.id], view.nodes[near.id]
+    far_words = [t.text() for t in far_item.texts]
+    view.show_graph(stepped, view.layout, red)
+    qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)
+    new_node = next(n for n in stepped.nodes if n.id == far.id)
+    # the box in sight shows the step at once
+    assert near_item.brush().color() == QColor("red")
+    assert near_item.texts[1].text() == f"data {number(near.data + 1.0, 4)}"
+    # the one out of sight holds it (a click or a tooltip reads it) and has drawn nothing yet
+    assert far_item.node is new_node and far_item.colours[0] == QColor("red")
+    assert [t.text() for t in far_item.texts] == far_words and far_item.brush().color() != QColor("red")
+    view.centre_on(far.id)  # the camera reaches it: it draws what it holds
+    assert far_item.brush().color() == QColor("red")
+    assert far_item.texts[1].text() == f"data {number(far.data + 1.0, 4)}"
+
+
+def test_a_step_taken_zoomed_out_writes_its_numbers_when_the_text_is_shown_again(qtbot, window, settle, wait_ms):
+    trace = window.session.trace
+    window.go_to_node(int(trace.param_nodes["lm_head"][40]))
+    settle(window)
+    view = window.graph.view
+    view.zoom(0.2 / view.transform().m11())  # text too small to read
+    assert not view.text_visible
+    rendered = window.session.rendered()
+    value = next(n for n in rendered.nodes if n.kind == "value" and n.op != "sum" and in_sight(view, view.nodes[n.id]))
+    item = view.nodes[value.id]
+    view.show_graph(with_data_plus_one(rendered), view.layout, {vid: item.colours for vid, item in view.nodes.items()})
+    qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)
+    assert item.texts[1].text() == f"data {number(value.data, 4)}"  # hidden, so not written yet
+    view.zoom(1.0 / view.transform().m11())
+    assert view.text_visible and item.texts[1].text() == f"data {number(value.data + 1.0, 4)}"
