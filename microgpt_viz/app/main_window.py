@@ -30,6 +30,7 @@ from microgpt_viz.app.jobs import JobRunner
 from microgpt_viz.app.docks.overview import Overview
 from microgpt_viz.app.docks.search_panel import SearchPanel
 from microgpt_viz.session.model import CHANGE_MODES, PLAIN_MODES, Session
+from microgpt_viz.session import trace_memory
 from microgpt_viz.session.stepping import step_words
 from microgpt_viz.app.session_signals import SessionSignals
 from microgpt_viz.app.docks.source_view import SourceView
@@ -636,6 +637,7 @@ class MainWindow(QMainWindow):
         home = rendered.visible_id(root)
 
         def shown():
+            trace_memory.settle()  # the new picture's items: never walked by a full collection
             selected = self.session.selection.visible  # it may have changed while a big picture was made
             if selected is not None and centre:
                 self.graph.view.centre_on(selected, zoom_to_read=True)  # clicked through to it: show it

@@ -23,8 +23,13 @@ MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between 
 MAX_FIT_ZOOM = 1.6
 MIN_FIT_ZOOM = 0.8  # below this the text is too small to read: frame the home box instead
 CLICK_SLOP = 4  # pixels a press may move and still count as a click
-BUILD_SLICE_S = 0.025  # the longest the view spends making items in one event-loop turn
-SIGHT_MARGIN_PX = 200  # boxes this close to the window's edge get a Step's numbers at once, as if on screen
+BUILD_SLICE_S = 0.012  # the longest the view spends making items in one event-loop turn
+# Deleting a replaced picture's items waits for nothing, so it takes small bites with gaps
+# between them: a first paint of the new picture or the user's next click never queues behind it.
+DELETE_SLICE_S = 0.005
+DELETE_GAP_MS = 20
+SIGHT_MARGIN_PX = 200
+EDGES_DRAWN_LATER = 1000  # a new picture with more edges than this shows them one turn after its boxes  # boxes this close to the window's edge get a Step's numbers at once, as if on screen
 # Qt keeps the edges' pixels (EdgeLayer) in its pixmap cache, 10 MB by default: less than one
 # full-screen viewport on a large or high-DPI screen, and a pixmap that does not fit is redrawn on every paint
 PIXMAP_CACHE_KB = 64 * 1024
@@ -208,11 +213,13 @@ class GraphView(QGraphicsView):
             self._build = None
             self._show_built(build)
         elif self._discarded:
-            if not _run_for(self._delete_discarded(), BUILD_SLICE_S):
-                self._build_timer.start(0)
+            if not _run_for(self._delete_discarded(), DELETE_SLICE_S):
+                self._build_timer.start(DELETE_GAP_MS)
             return
-        if (self._build is not None or self._discarded) and not self._build_timer.isActive():
+        if self._build is not None and not self._build_timer.isActive():
             self._build_timer.start(0)  # a recolour came while a picture was being made: it goes on now
+        elif self._discarded and not self._build_timer.isActive():
+            self._build_timer.start(DELETE_GAP_MS)
 
     def _discard(self, scene, nodes, clusters, edges, edge_layer):
         """Put a replaced picture away: deleting a few thousand items at once held the event loop ~50 ms."""
@@ -295,6 +302,11 @@ class GraphView(QGraphicsView):
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
         self.nodes, self.clusters, self.edges, self.layout = build.nodes, build.clusters, build.edges, build.layout
         self.edge_layer = build.edge_layer
+        if len(self.edges) > EDGES_DRAWN_LATER:
+            # the first paint of a big picture is two: its boxes now, its edges a turn later
+            self.edge_layer.setVisible(False)
+            layer = self.edge_layer
+            QTimer.singleShot(1, lambda: None if sip.isdeleted(layer) else layer.setVisible(True))
         if build.text_visible != self._text_visible:
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(self._text_visible)

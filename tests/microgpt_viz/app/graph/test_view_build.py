@@ -97,6 +97,7 @@ def test_hovering_a_box_tells_its_numbers(qtbot, window, settle):
 
 def test_a_replaced_picture_is_deleted_a_slice_at_a_time_and_then_its_scene(qtbot, window, settle, monkeypatch, wait_ms):
     monkeypatch.setattr(graph_view, "BUILD_SLICE_S", 0.0)
+    monkeypatch.setattr(graph_view, "DELETE_SLICE_S", 0.0)
     view = window.graph.view
     old_scene, old_items = view.scene(), list(view.nodes.values())
     deleted_counts = []  # after every turn of the view's slices, not on a clock (a loaded machine runs many turns per poll)
@@ -226,3 +227,24 @@ def test_a_step_taken_zoomed_out_writes_its_numbers_when_the_text_is_shown_again
     assert item.texts[1].text() == f"data {number(value.data, 4)}"  # hidden, so not written yet
     view.zoom(1.0 / view.transform().m11())
     assert view.text_visible and item.texts[1].text() == f"data {number(value.data + 1.0, 4)}"
+
+
+def test_a_big_new_picture_shows_its_boxes_first_and_its_edges_a_turn_later(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "EDGES_DRAWN_LATER", 0)  # every picture counts as big
+    view = window.graph.view
+    seen = []
+    monkeypatch.setattr(view, "_show_built", lambda build, show=view._show_built: (show(build), seen.append(build.edge_layer.isVisible())))
+    window.toggle_group(closed_group(window))
+    qtbot.waitUntil(lambda: bool(seen), timeout=wait_ms)
+    assert seen == [False] and view.edges  # the boxes are on screen, the edges not yet
+    qtbot.waitUntil(lambda: view.edge_layer.isVisible(), timeout=wait_ms)
+    settle(window)
+
+
+def test_a_shown_pictures_items_are_out_of_the_collectors_way(window, settle):
+    import gc
+
+    settle(window)
+    walked = {id(o) for o in gc.get_objects()}  # every generation the collector walks; not the permanent one
+    items = list(window.graph.view.nodes.values()) + list(window.graph.view.edges.values())
+    assert items and not any(id(item) in walked for item in items)
