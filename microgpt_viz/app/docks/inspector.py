@@ -36,6 +36,46 @@ def attention_text(trace, node):
     return f"attention weight: query {pos(cell.query)} → key {pos(cell.key)}, layer {cell.layer}, head {cell.head}"
 
 
+class _Fields(QWidget):
+    """Named rows of text made once and filled in place: a Step with a value selected refills the
+    inspector, and making its labels afresh each time (shown, polished, laid out) cost more than
+    everything else the inspector does."""
+
+    MONO = ("data", "grad", "largest |data|", "largest |grad|")
+
+    def __init__(self, names, parent=None):
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.labels = {}
+        for name in names:
+            label = QLabel("")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            if name in self.MONO:
+                label.setFont(QFont("monospace"))
+            self.form.addRow(name, label)
+            self.labels[name] = label
+
+    def show_values(self, values):
+        """values: name -> text for the rows to show; the other rows hide."""
+        for name, label in self.labels.items():
+            text = values.get(name)
+            if text is not None and label.text() != text:
+                label.setText(text)
+            self.form.setRowVisible(label, text is not None)
+
+    def text(self, name):
+        """What row `name` says, or None while it is hidden."""
+        label = self.labels[name]
+        return label.text() if not label.isHidden() else None
+
+
+NODE_FIELDS = ("op", "data", "grad", "kind", "scope", "position", "parameter", "source", "backward order")
+GROUP_FIELDS = ("group", "kind", "values", "position", "largest |data|", "largest |grad|", "not finite")
+
+
 def _table(headers):
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
@@ -72,8 +112,14 @@ class Inspector(QWidget):
         self.role.setWordWrap(True)
         self.role.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.role.hide()
-        self.fields = QFormLayout()
-        self.fields.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.node_fields = _Fields(NODE_FIELDS)
+        self.group_fields = _Fields(GROUP_FIELDS)
+        source = self.node_fields.labels["source"]
+        source.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        source.setToolTip("Show this line in the source view")
+        source.linkActivated.connect(lambda _: self._source and self.sourceClicked.emit(*self._source))
+        self._source = None  # (file, line) the source row links to
+        self.node_fields.labels["backward order"].setToolTip("backward() visits values in this order, starting at the loss")
         self.expand_button = QPushButton("Expand")
         self.expand_button.hide()
         self.inputs_label = QLabel("Inputs")
@@ -87,13 +133,16 @@ class Inspector(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.role)
-        layout.addLayout(self.fields)
+        layout.addWidget(self.node_fields)
+        layout.addWidget(self.group_fields)
         layout.addWidget(self.expand_button)
         layout.addWidget(self.inputs_label)
         layout.addWidget(self.inputs, 1)
         layout.addWidget(self.consumers_label)
         layout.addWidget(self.consumers, 2)
         layout.addWidget(self.sum_label)
+        layout.addStretch(0)  # takes the room the tables leave when hidden: a group's fields stay at the top
+        self._layout = layout
         self.inputs.cellClicked.connect(lambda row, _: self._clicked(self.inputs, row))
         self.consumers.cellClicked.connect(lambda row, _: self._clicked(self.consumers, row))
         self._group_id = None
@@ -105,7 +154,7 @@ class Inspector(QWidget):
         self.node = None
         self.title.setText(text)
         self._show_role(None)
-        self._clear_fields()
+        self._show_fields(None, {})
         self._show_tables(False)
         self.expand_button.hide()
 
@@ -118,28 +167,27 @@ class Inspector(QWidget):
         name = parameter_text(attrs) or f"{op_text(attrs)} ({what})"
         self.title.setText(f"#{self.node}  {name} = {number(attrs['data'])}")
         self._show_role(attention_text(trace, self.node))
-        self._clear_fields()
-        self._field("op", f"{op_text(attrs)}   ({what})")
-        self._field("data", number(attrs["data"], 10), mono=True)
-        self._field("grad", f"{number(attrs['grad'], 10)}   (d loss / d this)", mono=True)
-        self._field("kind", kind)
-        self._field("scope", attrs["scope"] or "(none)")
+        values = {
+            "op": f"{op_text(attrs)}   ({what})",
+            "data": number(attrs["data"], 10),
+            "grad": f"{number(attrs['grad'], 10)}   (d loss / d this)",
+            "kind": kind,
+            "scope": attrs["scope"] or "(none)",
+            "backward order": f"{attrs['order']}  (the loss is 0)",
+        }
         if attrs["pos"] >= 0:
             t = attrs["pos"]
             if t + 1 < len(trace.token_labels):
-                self._field("position", f"{t}: reads {trace.token_labels[t]!r}, predicts {trace.token_labels[t + 1]!r}")
+                values["position"] = f"{t}: reads {trace.token_labels[t]!r}, predicts {trace.token_labels[t + 1]!r}"
             else:  # a user's script that does not say its tokens
-                self._field("position", str(t))
+                values["position"] = str(t)
         if kind == "param":
-            self._field("parameter", parameter_text(attrs))
+            values["parameter"] = parameter_text(attrs)
         source = source_text(attrs)
+        self._source = (attrs["file"], attrs["line"]) if source else None
         if source:
-            link = QLabel(f'<a href="#">{source}</a>')
-            link.setToolTip("Show this line in the source view")
-            link.linkActivated.connect(lambda _=None, a=attrs: self.sourceClicked.emit(a["file"], a["line"]))
-            self.fields.addRow("source", link)
-        order = self._field("backward order", f"{attrs['order']}  (the loss is 0)")
-        order.setToolTip("backward() visits values in this order, starting at the loss")
+            values["source"] = f'<a href="#">{source}</a>'
+        self._show_fields(self.node_fields, values)
         self._fill_links(trace, self.node)
         self.expand_button.hide()
 
@@ -148,16 +196,18 @@ class Inspector(QWidget):
         self.trace, self.node = trace, None
         self.title.setText(f"{visible.label}")
         self._show_role(None)
-        self._clear_fields()
-        self._field("group", visible.id)
-        self._field("kind", visible.kind)
-        self._field("values", f"{visible.count}")
+        values = {
+            "group": visible.id,
+            "kind": visible.kind,
+            "values": f"{visible.count}",
+            "largest |data|": number(visible.max_abs_data),
+            "largest |grad|": number(visible.max_abs_grad),
+        }
         if visible.pos >= 0:
-            self._field("position", str(visible.pos))
-        self._field("largest |data|", number(visible.max_abs_data), mono=True)
-        self._field("largest |grad|", number(visible.max_abs_grad), mono=True)
+            values["position"] = str(visible.pos)
         if visible.nonfinite:
-            self._field("not finite", f"{visible.nonfinite} values are NaN or infinite")
+            values["not finite"] = f"{visible.nonfinite} values are NaN or infinite"
+        self._show_fields(self.group_fields, values)
         self._show_tables(False)
         self._group_id = visible.id if visible.expandable else None
         self.expand_button.setVisible(visible.expandable)
@@ -168,22 +218,18 @@ class Inspector(QWidget):
         self.role.setText(text or "")
         self.role.setVisible(bool(text))
 
-    def _clear_fields(self):
-        while self.fields.rowCount():
-            self.fields.removeRow(0)
-
-    def _field(self, name, text, mono=False):
-        label = QLabel(text)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        label.setWordWrap(True)
-        if mono:
-            label.setFont(QFont("monospace"))
-        self.fields.addRow(name, label)
-        return label
+    def _show_fields(self, shown, values):
+        """Fill `shown` (node_fields, group_fields or None) with `values`; the other set hides."""
+        for fields in (self.node_fields, self.group_fields):
+            if fields is shown:
+                fields.show_values(values)
+            if fields.isHidden() == (fields is shown):
+                fields.setVisible(fields is shown)
 
     def _show_tables(self, visible):
         for widget in (self.inputs_label, self.inputs, self.consumers_label, self.consumers, self.sum_label):
             widget.setVisible(visible)
+        self._layout.setStretch(self._layout.count() - 1, 0 if visible else 1)
 
     def _fill_links(self, trace, node):
         self._show_tables(True)

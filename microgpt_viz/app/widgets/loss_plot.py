@@ -26,6 +26,22 @@ def trend(losses, window=20):
     return out
 
 
+NICE_ENDS = (10, 12, 15, 20, 25, 30, 40, 50, 60, 80)  # times 1, 10, 100, ...
+
+
+def room_for(steps):
+    """The right end of the step axis for `steps` losses: the first of 10, 12, 15, 20, 25, 30, 40,
+    50, 60, 80, 100, 120, ... that is not below them. The axis stays put for many Steps (a new
+    range redraws both axes, their ticks and the grid: 5-15 ms a Step), and at most a quarter of
+    it waits empty."""
+    decade = 1
+    while True:
+        for end in NICE_ENDS:
+            if end * decade >= steps:
+                return end * decade
+        decade *= 10
+
+
 class LossPlot(pg.PlotWidget):
     stepClicked = pyqtSignal(int)  # a step of the curve was clicked: go back to it
 
@@ -88,7 +104,7 @@ class LossPlot(pg.PlotWidget):
         # room above the highest line for the baseline's label, which sits on top of its line
         top = max([self.baseline or 0.0] + self.losses) * 1.2 if self.losses or self.baseline else 4.0
         item.setYRange(0, top, padding=0)
-        item.setXRange(0, max(len(self.losses), 9), padding=0.02)
+        item.setXRange(0, room_for(len(self.losses)), padding=0.02)
         self._current.setValue(len(self.losses))
 
     def step_at(self, scene_pos):

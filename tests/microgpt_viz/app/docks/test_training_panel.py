@@ -84,3 +84,20 @@ def test_the_loss_curve_redraws_only_when_what_it_shows_changes(qtbot):
     plot.set_vocab_size(28)
     assert len(redraws) == 4 and plot.losses == [3.3] and plot.baseline == math.log(28)
     assert list(plot._raw.getData()[1]) == [3.3]
+
+
+def test_the_step_axis_moves_in_nice_jumps_so_most_steps_leave_the_axes_as_drawn(qtbot):
+    from microgpt_viz.app.widgets.loss_plot import LossPlot, room_for
+
+    assert [room_for(n) for n in (0, 10, 11, 13, 26, 81, 101, 301, 1001)] == [10, 10, 12, 15, 30, 100, 120, 400, 1200]
+    assert all(n <= room_for(n) and (n <= 10 or room_for(n) <= 4 * n / 3) for n in range(1, 5000))  # at most a quarter empty
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.set_vocab_size(27)
+    ranges = []
+    for step in range(300):
+        plot.append(3.0 - step / 1000)
+        ranges.append(tuple(plot.getPlotItem().getViewBox().viewRange()[0]))
+    assert len(set(ranges)) <= 16  # 300 Steps, the axis redrawn at most 16 times
+    low, high = ranges[-1]
+    assert low < 0 < 299 < high  # every step on the axis
