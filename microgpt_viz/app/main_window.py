@@ -24,6 +24,7 @@ from microgpt_viz.app.error_hook import ErrorHook
 from microgpt_viz.app.dialogs.export_dialog import ExportDialog
 from microgpt_viz.app.dialogs.size_dialog import SizeDialog, size_of, size_overrides, size_words
 from microgpt_viz.session.exporting import export_view, view_title
+from microgpt_viz.app.graph.node_colours import colours_for
 from microgpt_viz.app.graph.panel import GraphPanel
 from microgpt_viz.app.docks.inspector import Inspector
 from microgpt_viz.app.jobs import JobRunner
@@ -573,18 +574,20 @@ class MainWindow(QMainWindow):
             self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre)
             return
         snapshot, shown_key = view.snapshot(), self._shown_key
+        colouring = (self.session.colour_by, self.session.change)
         self._layout_notice.start()
 
         def render_and_lay_out():  # in the worker: only the snapshot and the read-only Trace are touched
             rendered = snapshot.render()
+            colours = colours_for(rendered, colouring)
             key = (rendered.shape_key, RANKDIR)
             if key == shown_key or len(rendered.nodes) > LAYOUT_LIMIT:
-                return rendered, None
-            return rendered, layout_view(rendered, RANKDIR)
+                return rendered, None, colours
+            return rendered, layout_view(rendered, RANKDIR), colours
 
         self.graphviz.submit(
             render_and_lay_out,
-            lambda made: self._layout_ready(generation, snapshot, *made, anchor, fit, centre),
+            lambda made: self._layout_ready(generation, snapshot, *made, anchor, fit, centre, colouring),
             self._layout_failed,
         )
 
@@ -592,19 +595,21 @@ class MainWindow(QMainWindow):
         if self.graphviz.busy:
             self.graph.set_notice("making the picture (Graphviz lays out a new shape)…")
 
-    def _layout_ready(self, generation, snapshot, rendered, layout, anchor, fit, centre):
+    def _layout_ready(self, generation, snapshot, rendered, layout, colours, anchor, fit, centre, colouring):
         if generation != self._layout_generation:
             return  # the view changed again meanwhile; a newer picture is on its way
-        rendered = self.session.adopt_render(snapshot, rendered)
+        made, rendered = rendered, self.session.adopt_render(snapshot, rendered)
         if rendered is None:
             return
+        if rendered is not made or colouring[0] != self.session.colour_by or colouring[1] is not self.session.change:
+            colours = None  # made for another picture or another colouring: the panel colours it afresh
         self.graph.set_notice("")
         key = (rendered.shape_key, RANKDIR)
         if self._group_inspection_pending:
             self._group_inspection_pending = False
             self._inspect_group(rendered)
         if layout is None and key == self._shown_key:
-            self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre)
+            self._show_graph(rendered, self.graph.view.newest_layout, anchor, fit, centre, colours)
             return
         if layout is None:  # too many boxes for Graphviz
             self.graph.view.clear()
@@ -613,7 +618,7 @@ class MainWindow(QMainWindow):
             self.graphShown.emit()
             return
         self._shown_key = key
-        self._show_graph(rendered, layout, anchor, fit, centre)
+        self._show_graph(rendered, layout, anchor, fit, centre, colours)
 
     def _layout_failed(self, error):
         self.graph.set_notice("")
@@ -630,7 +635,7 @@ class MainWindow(QMainWindow):
             self.show_error("Layout failed", f"{type(error).__name__}: {error}")
         self.graphShown.emit()
 
-    def _show_graph(self, rendered, layout, anchor, fit, centre=False):
+    def _show_graph(self, rendered, layout, anchor, fit, centre=False, colours=None):
         selected = self.session.selection.visible
         trace, position = self.session.trace, self.session.position
         root = trace.loss_node if position is None else trace.position_loss_nodes[position]
@@ -646,7 +651,7 @@ class MainWindow(QMainWindow):
             self.graphShown.emit()
 
         self.graph.show_graph(rendered, layout, self.session.colour_by, selected, anchor=anchor, fit=fit, home=home,
-                              change=self.session.change, on_shown=shown)
+                              change=self.session.change, on_shown=shown, colours=colours)
 
     def _colour_changed(self):
         self.graph.set_change_available(self.session.change is not None)

@@ -24,6 +24,15 @@ def node_fills(rendered, mode, change=None):
     return {n.id: _colours(rgb) for n, rgb in zip(rendered.nodes, rgbs)}, scale
 
 
+def colours_for(rendered, colouring):
+    """node_fills(rendered, *colouring), or None when that colouring cannot be made (a change mode
+    without its change): for the layout worker, which makes them with the picture when it can."""
+    mode, change = colouring
+    if mode in CHANGE_MODES and change is None:
+        return None
+    return node_fills(rendered, mode, change)
+
+
 def _plain_rgbs(nodes, scale):
     """core.views.colour_scale.fill_of of every node, in a few array operations instead of a few per node:
     a Step recolours a thousand boxes, and per-box numpy calls cost the GUI thread ~0.1 s."""

@@ -99,9 +99,10 @@ class GraphPanel(QWidget):
         self.set_change_available(False)
 
     def show_graph(self, rendered, layout, colour_mode, selected=None, anchor=None, fit=False, home=None, change=None,
-                   on_shown=None):
-        """on_shown(): once the picture is on screen (a big new one is made over several event-loop turns)."""
-        fills, scale = node_fills(rendered, colour_mode, change)
+                   on_shown=None, colours=None):
+        """on_shown(): once the picture is on screen (a big new one is made over several event-loop turns).
+        colours: node_fills(rendered, colour_mode, change) if already made (in the layout worker)."""
+        fills, scale = colours or node_fills(rendered, colour_mode, change)
         self._rendered = rendered
         self.view.show_graph(rendered, layout, fills, selected, anchor=anchor, fit=fit, home=home, on_shown=on_shown)
         self.legend.set_scale(scale)

@@ -76,3 +76,32 @@ def test_a_step_arrives_with_the_shown_tokens_cone_already_found_in_the_worker(q
     assert trace.step == 1 and window.session.position == 3
     assert (int(trace.position_loss_nodes[3]),) in [roots for _, roots in found]
     assert found and all(thread is not threading.main_thread() for thread, _ in found)
+
+
+def test_a_steps_box_colours_are_made_with_its_picture_in_the_layout_worker(qtbot, window, settle, monkeypatch):
+    from microgpt_viz.app.graph import node_colours, panel
+
+    settle(window)
+    on_gui_thread = []
+    real = node_colours.node_fills
+
+    def node_fills(*args):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(*args)
+
+    monkeypatch.setattr(node_colours, "node_fills", node_fills)
+    monkeypatch.setattr(panel, "node_fills", node_fills)
+    window.step()
+    settle(window)
+    assert on_gui_thread == [False]  # once, in the worker
+    fills, _ = real(window.session.rendered(), window.session.colour_by, window.session.change)
+    assert {vid: item.colours[0].rgb() for vid, item in window.graph.view.nodes.items()} == \
+        {vid: fill.rgb() for vid, (fill, _) in fills.items()}  # the colours the panel would have made
+    # a colour chosen while the picture is on its way: the panel colours it afresh, in the new colours
+    window.step()
+    qtbot.waitUntil(lambda: window.graphviz.busy or not window.training.busy, timeout=60000)
+    window.choose_colour("data")
+    settle(window)
+    fills, _ = real(window.session.rendered(), "data", None)
+    assert {vid: item.colours[0].rgb() for vid, item in window.graph.view.nodes.items()} == \
+        {vid: fill.rgb() for vid, (fill, _) in fills.items()}
