@@ -146,11 +146,10 @@ class TraceIndex:
         chain_of = self._sum_chains()
         self.chain_of = chain_of
         unit = np.where(chain_of >= 0, chain_of, np.arange(n))
-        # const nodes join the unit of their first consumer (the 0 of a sum is in its chain already)
-        for i in np.flatnonzero(self.is_const & (chain_of < 0)):
-            out = self.output_edges(i)
-            if len(out):
-                unit[i] = unit[self.dst[out[0]]]
+        # const nodes join the unit of their first consumer (the 0 of a sum is in its chain already);
+        # a consumer is never a const, so its unit is settled before any const reads it
+        joining = np.flatnonzero(self.is_const & (chain_of < 0) & (self.out_degree > 0))
+        unit[joining] = unit[self.dst[self.succ_edge[self.succ_ptr[joining]]]]
         self.unit = unit
         depth = self._unit_depths(unit)
 
@@ -209,20 +208,16 @@ class TraceIndex:
 
         # path matrix: row i = group numbers from the top scope down to node i's innermost, -1 padded
         parents = np.array([g.parent for g in self.groups], dtype=np.int64)
+        group_depths = np.array([g.depth for g in self.groups], dtype=np.int64)
         # one spare column, so every row ends in -1 ("the value itself")
-        max_depth = max(g.depth for g in self.groups) + 2
-        paths = np.full((n, max_depth), -1, dtype=np.int32)
-        order = np.argsort(innermost, kind="stable")
-        groups_sorted = innermost[order]
-        bounds = np.flatnonzero(np.diff(groups_sorted)) + 1
-        for rows in np.split(order, bounds):
-            chain = []
-            k = int(innermost[rows[0]])
-            while k >= 0:
-                chain.append(k)
-                k = int(parents[k])
-            paths[rows[:, None], np.arange(len(chain))[None, :]] = chain[::-1]
-        self.paths = paths
+        max_depth = int(group_depths.max()) + 2
+        # the same for every group (a group sits at its depth, below its parent's path), a depth at a time
+        group_paths = np.full((len(self.groups), max_depth), -1, dtype=np.int32)
+        for d in range(max_depth - 1):
+            at = np.flatnonzero(group_depths == d)
+            group_paths[at, :d] = group_paths[parents[at], :d]
+            group_paths[at, d] = at
+        self.paths = group_paths[innermost]
         self.innermost = innermost
         self.group_parent = parents
         self.group_kind = np.array([g.kind for g in self.groups], dtype=np.int8)

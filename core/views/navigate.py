@@ -3,6 +3,7 @@
 Every helper takes a Trace and plain node ids and answers from the trace's numpy index, so
 it stays instant on 140k nodes.
 """
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
 
@@ -143,3 +144,31 @@ def enclosing_scope_that_fits(view, scope_path, limit):
     finally:
         view.focus(kept)
     return best
+
+
+def same_value(old, node, new):
+    """The node of Trace `new` that plays the part `node` plays in Trace `old`, or None if it has none.
+
+    Node ids are positions in a step's topological order, so the same id names unrelated values
+    in two steps whose docs differ in length or in repeated letters. What stays is the part a
+    value plays: a parameter entry is itself (matrix, row, column); any other value is the k-th
+    value of its scope (the same code ran there in the same order) and must be made by the same op.
+    """
+    node = _check(index_of(old), node)
+    param = old.details.param[node]
+    if param:
+        row, col = old.details.row[node], old.details.col[node]
+        entries = np.asarray(new.param_nodes.get(param, ()), dtype=np.int64)
+        found = entries[(new.details.row[entries] == row) & (new.details.col[entries] == col)]
+        return int(found[0]) if len(found) else None
+    old_index, new_index = index_of(old), index_of(new)
+    code = old_index.scope_code[node]
+    ordinal = int(np.count_nonzero(old_index.scope_code[:node] == code))
+    scope = old_index.scope_names[code]
+    at = bisect_left(new_index.scope_names, scope)
+    if at == len(new_index.scope_names) or new_index.scope_names[at] != scope:
+        return None
+    members = np.flatnonzero(new_index.scope_code == at)
+    if ordinal >= len(members) or new.op[members[ordinal]] != old.op[node]:
+        return None
+    return int(members[ordinal])

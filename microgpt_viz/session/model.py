@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.views.navigate import consumers_of, enclosing_scope_that_fits, inputs_of
+from core.views.navigate import consumers_of, enclosing_scope_that_fits, inputs_of, same_value
 from core.views.view import View
 from microgpt_viz.session import trace_memory
 from microgpt_viz.session.history import History, Location
@@ -126,6 +126,8 @@ class Session:
             return
         if self.position is not None and self.position >= trace.positions:
             self.position = trace.positions - 1
+        if old is not None and old is not trace:
+            self._follow_selected_value(old, trace)
         if self.view is None:
             self.view = self._new_view(trace, self.position)
             self.selection = self._root_selection()  # start from the loss being explained
@@ -181,6 +183,19 @@ class Session:
     @staticmethod
     def _new_view(trace, position, level="module"):
         return View.for_token(trace, position, level=level) if position is not None else View(trace, level=level)
+
+    def _follow_selected_value(self, old, trace):
+        """A selected value stays selected in the next step as the value playing its part there
+        (core.views.navigate.same_value), not as whatever value has its node id."""
+        sel = self.selection
+        if sel.node is None:
+            return
+        node = same_value(old, sel.node, trace)
+        if node is None:
+            self.selection = Selection()
+            return
+        alone = scalar_of(sel.visible) == sel.node
+        self.selection = Selection(visible=f"{sel.visible[0]}{node}" if alone else sel.visible, node=node)
 
     def _keep_only_what_the_user_opened(self, view):
         """Open in `view` what its level opens and what the user opened (closing what the user closed),

@@ -58,3 +58,31 @@ def test_the_widest_enclosing_scope_under_the_limit_is_chosen(trace):
     assert enclosing_scope_that_fits(view, scope, sizes[outer]) == outer
     assert enclosing_scope_that_fits(view, scope, sizes[prefixes[0]] - 1) is None  # not even the innermost fits
     assert view.scope is None and len(view.render().nodes) == whole  # the view is left as it was
+
+
+@pytest.fixture(scope="module")
+def two_steps(docs):
+    trainer = Trainer(docs, preset("original"))
+    return trainer.record("emma"), trainer.record("nolan")  # "emma" repeats a letter: its ids shift
+
+
+def test_a_value_is_found_again_in_another_step_by_the_part_it_plays_not_by_its_id(two_steps):
+    from core.views.navigate import same_value
+
+    a, b = two_steps
+    shared = min(a.positions, b.positions)
+    cells = [(layer, head, q, k) for layer in range(a.attention_nodes.shape[0]) for head in range(a.attention_nodes.shape[1])
+             for q in range(shared) for k in range(q + 1)]
+    moved = 0
+    for cell in cells:  # every attention weight maps onto the same cell's weight
+        assert same_value(a, int(a.attention_nodes[cell]), b) == int(b.attention_nodes[cell]), cell
+        moved += int(a.attention_nodes[cell]) != int(b.attention_nodes[cell])
+    assert moved  # the ids differ: following the id would have picked other values
+    for t in range(shared):
+        assert same_value(a, a.position_loss_nodes[t], b) == b.position_loss_nodes[t]
+    # a parameter entry is itself; a value of a position the other step does not have, nothing
+    entry = a.param_nodes["lm_head"][5]
+    found = same_value(a, entry, b)
+    assert found is not None and b.node_attributes(found)["param"] == "lm_head"
+    assert (b.details.row[found], b.details.col[found]) == (a.details.row[entry], a.details.col[entry])
+    assert same_value(b, b.position_loss_nodes[b.positions - 1], a) is None

@@ -278,3 +278,17 @@ def test_a_group_the_user_closed_stays_closed_over_a_step_and_a_token_switch(ses
     assert opened_by_level not in session.view.expanded
     session.select_position(2)
     assert "pos2/layer0/attn" not in session.view.expanded and "pos2/layer0" in session.view.expanded
+
+
+def test_a_selected_value_stays_the_same_part_of_the_model_over_steps_not_the_same_node_id(session, trainer):
+    layer, head, query, key = 0, 1, 3, 2  # every doc here has a position 3
+    followed = 0
+    for _ in range(5):
+        trace = session.trace
+        session.select_node(int(trace.attention_nodes[layer, head, query, key]))
+        session.apply_advance(stepping.advance(trainer, 1))
+        new = session.trace
+        assert session.selection.node == int(new.attention_nodes[layer, head, query, key])  # the same weight
+        assert session.selection.visible == session.rendered().visible_id(session.selection.node)
+        followed += int(trace.attention_nodes[layer, head, query, key]) != session.selection.node
+    assert followed  # at least one step numbered it differently: the old id was another value there
