@@ -11,7 +11,9 @@ or at module level on any name of the same length, draws with the layout it alre
 (longest path from the inputs, computed level by level in numpy), y by position, then scope,
 then backward order. It is for a zoomed-out map, not for reading labels.
 """
+import hashlib
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -350,7 +352,9 @@ def _cluster_lines(cluster, children, members, runs, rankdir, lines, indent):
     lines.append(f"{indent}}}")
 
 
-_cache = OrderedDict()  # (shape_key, rankdir) -> (Layout, its size in bytes), least recently used first
+# (shape_key, rankdir), or (digest of the renamed DOT source, rankdir) for views with scalar names
+# -> (Layout under the general names, its size in bytes), least recently used first
+_cache = OrderedDict()
 cache_stats = {"hits": 0, "misses": 0}
 
 # Sizes of CPython objects (64-bit) behind a Layout, to bound the cache by what it holds
@@ -367,21 +371,78 @@ def layout_bytes(layout):
 
 
 def layout_view(rendered, rankdir="TB"):
-    """Layout of a rendered view, from the cache when a view of the same shape was laid out before."""
-    key = (rendered.shape_key, rankdir)
+    """Layout of a rendered view, from the cache when a view of the same shape was laid out before.
+
+    Two views can have the same shape under other names: a single value's box is named by its
+    node id, and the same value has another id in a step on another name (ids are positions in
+    the step's topological order). So the cache also knows each layout by its DOT source with
+    those ids numbered afresh in order (scalar_names), and a view found that way takes the
+    layout with its own names put back: a Step with a parameter matrix open no longer waits
+    for Graphviz to draw again the picture it drew the Step before.
+    """
+    names = scalar_names(rendered)
+    key, source = _cache_key(rendered, rankdir, names)
     hit = _cache.get(key)
     if hit is not None:
         _cache.move_to_end(key)
         cache_stats["hits"] += 1
-        return hit[0]
-    cache_stats["misses"] += 1
-    start = time.perf_counter()
-    raw = run_in_model_order(layout_source(rendered, rankdir), "json0")
-    layout = parse_json_layout(json.loads(raw), rankdir, time.perf_counter() - start)
-    _cache[key] = (layout, layout_bytes(layout))
-    while cached_bytes() > CACHE_BYTES and len(_cache) > 1:  # the newest stays, however big
-        _cache.popitem(last=False)
-    return layout
+        general = hit[0]
+    else:
+        cache_stats["misses"] += 1
+        start = time.perf_counter()
+        raw = run_in_model_order(source or layout_source(rendered, rankdir), "json0")
+        general = parse_json_layout(json.loads(raw), rankdir, time.perf_counter() - start)
+        _cache[key] = (general, layout_bytes(general))
+        while cached_bytes() > CACHE_BYTES and len(_cache) > 1:  # the newest stays, however big
+            _cache.popitem(last=False)
+    return _renamed_layout(general, {general_name: name for name, general_name in names.items()})
+
+
+def cache_key(rendered, rankdir="TB"):
+    """What the layout cache knows the layout of `rendered` by."""
+    return _cache_key(rendered, rankdir, scalar_names(rendered))[0]
+
+
+def _cache_key(rendered, rankdir, names):
+    """(cache key, the renamed DOT source or None when no name needed renaming)."""
+    if not names:
+        return (rendered.shape_key, rankdir), None
+    source = _renamed_source(layout_source(rendered, rankdir), names)
+    return (hashlib.sha256(source.encode()).digest(), rankdir), source
+
+
+_SCALAR_NAME = re.compile(r"^[ns]\d+$")  # a single value `n123` or a folded sum `s123`: named by a node id
+
+
+def scalar_names(rendered):
+    """{name: general name} for the names of boxes and frames that carry a node id (`n123`, `s123`):
+    the ids ranked in order, so `n123` and `s123` keep their number in common and their order."""
+    named = [item.id for item in list(rendered.nodes) + list(rendered.clusters) if _SCALAR_NAME.match(item.id)]
+    ranks = {number: k for k, number in enumerate(sorted({int(name[1:]) for name in named}))}
+    return {name: f"{name[0]}{ranks[int(name[1:])]}" for name in named}
+
+
+def _renamed_source(source, names):
+    """DOT source with every quoted name (a box, `cluster_` + a frame, an anchor under a box) renamed."""
+    if not names:
+        return source
+
+    def rename(match):
+        prefix, name = match.group(1) or "", match.group(2)
+        return f'"{prefix}{names.get(name, name)}"'
+
+    return re.sub(r'"(cluster_|' + re.escape(ANCHOR) + r' )?([ns]\d+)"', rename, source)
+
+
+def _renamed_layout(layout, names):
+    if not names:
+        return layout
+    return replace(
+        layout,
+        nodes={names.get(k, k): box for k, box in layout.nodes.items()},
+        clusters={names.get(k, k): box for k, box in layout.clusters.items()},
+        edges=[(names.get(a, a), names.get(b, b), points, tip) for a, b, points, tip in layout.edges],
+    )
 
 
 def cached_bytes():

@@ -170,4 +170,24 @@ def test_the_cache_is_bounded_by_bytes_not_by_count(trace, monkeypatch):
     assert len(layout._cache) == len(small)  # every small one fits, however many
     layout_view(big)
     assert layout.cached_bytes() <= layout.CACHE_BYTES
-    assert list(layout._cache) == [(small[-1].shape_key, "TB"), (big.shape_key, "TB")]  # the oldest went
+    assert list(layout._cache) == [layout.cache_key(small[-1]), layout.cache_key(big)]  # the oldest went
+
+
+def test_a_view_under_other_scalar_names_takes_the_cached_layout_with_its_own_names(docs):
+    """Node ids are positions in a step's order: the same value has another id in a step on
+    another name, so two steps' views of one shape differ only in their scalar names."""
+    trainer = Trainer(docs, preset("original"))
+    a, b = trainer.record("emma"), trainer.record("noah")  # one length, but "emma" repeats a letter
+    views = [View.for_token(t, 3).expand("params/layer0.attn_wq").expand("pos3/layer0/attn/head1/softmax") for t in (a, b)]
+    first, second = (v.render() for v in views)
+    assert first.shape_key != second.shape_key and len(first.nodes) == len(second.nodes)  # other ids, one shape
+    layout.clear_cache()
+    placed_first = layout_view(first)
+    placed_second = layout_view(second)
+    assert layout.cache_stats == {"hits": 1, "misses": 1}  # Graphviz ran once
+    assert set(placed_second.nodes) == {n.id for n in second.nodes}
+    assert {(s, t) for s, t, _, _ in placed_second.edges} == {(e.source, e.target) for e in second.edges}
+    frames = [sorted((b.x, b.y, b.width, b.height) for b in placed.clusters.values()) for placed in (placed_first, placed_second)]
+    assert frames[0] == frames[1] and len(frames[0]) > 3
+    # box for box where the first step's boxes were, in the order both views list them
+    assert [placed_second.nodes[n.id] for n in second.nodes] == [placed_first.nodes[n.id] for n in first.nodes]
