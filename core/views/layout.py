@@ -66,6 +66,10 @@ class Layout:
     height: float
     rankdir: str
     seconds: float  # time dot took (0 for a cache hit on first use, never re-measured)
+    # A layout handed out under a view's own scalar names (layout_view): the cached one it was
+    # renamed from, and the names it renamed (view's name -> cached name); None for the cached one.
+    general: object = None
+    names: dict = None
 
 
 def dot_path():
@@ -435,10 +439,13 @@ def _renamed_source(source, names):
 
 
 def _renamed_layout(layout, names):
+    """`layout` under other names: names maps its names to the view's."""
     if not names:
         return layout
     return replace(
         layout,
+        general=layout,
+        names={name: general_name for general_name, name in names.items()},
         nodes={names.get(k, k): box for k, box in layout.nodes.items()},
         clusters={names.get(k, k): box for k, box in layout.clusters.items()},
         edges=[(names.get(a, a), names.get(b, b), points, tip) for a, b, points, tip in layout.edges],

@@ -206,7 +206,7 @@ class ClusterItem(QGraphicsPathItem):
         self.setBrush(CLUSTER_FILLS[depth % len(CLUSTER_FILLS)])
         self.setZValue(depth)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.setToolTip(f"{cluster.id} (open)\ndouble-click the title: close it")
+        self.rename(cluster)
         title = self.title_rect()
         self.title = _centred_text(self, CLUSTER_FONT, f"▾ {cluster.label}", title.center().x(), title.y() + 2, title.width())
         self.title.setBrush(CLUSTER_TITLE)
@@ -215,6 +215,11 @@ class ClusterItem(QGraphicsPathItem):
     @property
     def id(self):
         return self.cluster.id
+
+    def rename(self, cluster):
+        """The same frame for `cluster`, an open sum named by another step's node id."""
+        self.cluster = cluster
+        self.setToolTip(f"{cluster.id} (open)\ndouble-click the title: close it")
 
     def title_rect(self):
         return QRectF(self.rect.x(), self.rect.y(), self.rect.width(), LINE_HEIGHT + 4)

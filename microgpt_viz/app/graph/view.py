@@ -177,6 +177,9 @@ class GraphView(QGraphicsView):
             build.home, build.on_shown = home, on_shown or build.on_shown
             return
         self._cancel_build()
+        old = self.layout
+        if old is not None and layout is not old and layout.general is not None and layout.general is old.general:
+            self._rename(rendered, layout)  # the same picture, its scalars under the next step's node ids
         if layout is self.layout and set(self.nodes) == ids:
             # the next step's numbers, a slice per turn like a new picture (a few thousand boxes: ~0.1 s)
             self._update = (self._update_in_place(rendered, fills), on_shown)
@@ -185,6 +188,32 @@ class GraphView(QGraphicsView):
             self._build = _Build(self, rendered, layout, fills, selected, anchor, fit, home, on_shown, self._text_visible,
                                  self._edge_labels_visible)
         self._build_timer.start(0)  # not in the caller's turn: a Step's other work (docks, session) has had it
+
+    def _rename(self, rendered, layout):
+        """Take `layout`, the picture shown under other scalar names (core.views.layout.layout_view):
+        the items stay where they are and answer to their new names, so the Step updates them in
+        place instead of making a few thousand items again."""
+        to_new = {general_name: name for name, general_name in layout.names.items()}
+        old_names = self.layout.names
+
+        def renamed(name):
+            return to_new.get(old_names.get(name, name), name)
+
+        clusters = {c.id: c for c in rendered.clusters}
+        self.nodes = {renamed(k): item for k, item in self.nodes.items()}
+        self.clusters = {renamed(k): item for k, item in self.clusters.items()}
+        for name, item in self.clusters.items():
+            if name in clusters:
+                item.rename(clusters[name])
+        edges = {}
+        for (source, target), item in self.edges.items():
+            item.source, item.target = renamed(source), renamed(target)
+            edges[(item.source, item.target)] = item
+        self.edges = edges
+        self._out_of_sight = {renamed(k): item for k, item in self._out_of_sight.items()}
+        self.selected = renamed(self.selected) if self.selected is not None else None
+        self.home = renamed(self.home) if self.home is not None else None
+        self.layout = layout
 
     @property
     def newest_layout(self):
@@ -197,6 +226,10 @@ class GraphView(QGraphicsView):
         return self._build is not None or self._update is not None
 
     def _continue_build(self):
+        if self._discarded and (self._update is not None or self._build is not None):
+            # a bite of the old pictures in every turn: when new pictures come Step after Step,
+            # waiting for a turn with nothing else to do let thousands of dead items pile up
+            _run_for(self._delete_discarded(), DELETE_SLICE_S)
         if self._update is not None:
             work, on_shown = self._update
             if not _run_for(work, BUILD_SLICE_S):

@@ -248,3 +248,34 @@ def test_a_shown_pictures_items_are_out_of_the_collectors_way(window, settle):
     walked = {id(o) for o in gc.get_objects()}  # every generation the collector walks; not the permanent one
     items = list(window.graph.view.nodes.values()) + list(window.graph.view.edges.values())
     assert items and not any(id(item) in walked for item in items)
+
+
+def test_the_same_picture_under_the_next_steps_node_ids_is_updated_in_place(qtbot, docs, wait_ms):
+    from core.engine.config import preset
+    from core.engine.train import Trainer
+    from core.views.layout import layout_view
+    from core.views.view import View
+
+    trainer = Trainer(docs, preset("original"))
+    steps = [trainer.record(doc) for doc in ("emma", "sophia")]  # "emma" repeats a letter by position 3: other ids
+    renders = [View.for_token(t, 3).expand("params/layer0.attn_wq").expand("pos3/layer0/attn/head1/softmax").render() for t in steps]
+    assert {n.id for n in renders[0].nodes} != {n.id for n in renders[1].nodes}
+    view = graph_view.GraphView()
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    first = renders[0]
+    view.show_graph(first, layout_view(first), node_fills(first, "grad", None)[0])
+    qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)
+    items = [view.nodes[n.id] for n in first.nodes]
+    edge_items = set(view.edges.values())
+    second = renders[1]
+    layout = layout_view(second)
+    assert layout is not view.layout and layout.general is view.layout.general  # one picture, other names
+    view.show_graph(second, layout, node_fills(second, "grad", None)[0])
+    qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)
+    assert [view.nodes[n.id] for n in second.nodes] == items  # the same items, under the new names
+    assert all(item.node is n for item, n in zip(items, second.nodes))
+    assert set(view.edges.values()) == edge_items
+    assert all((item.source, item.target) == key for key, item in view.edges.items())
+    assert set(view.edges) == {(e.source, e.target) for e in second.edges}
