@@ -39,6 +39,8 @@ def test_the_fields_are_filled_in_place_from_value_to_value_and_say_each_ones_ow
     window.go_to_node(made)
     settle(window)
     assert fields.labels == labels and all(fields.labels[k] is labels[k] for k in labels)  # the same labels, refilled
+    shown = [label for label in fields.labels.values() if not label.isHidden()]
+    assert all(label.height() >= label.fontMetrics().height() for label in shown)  # no row squeezed by the tables
     attrs = trace.node_attributes(made)
     assert fields.text("grad").startswith(number(float(trace.grad[made]), 10))
     assert fields.text("parameter") is None and fields.text("position").startswith(f"{attrs['pos']}: reads")
