@@ -399,7 +399,7 @@ def layout_view(rendered, rankdir="TB"):
         _cache[key] = (general, layout_bytes(general))
         while cached_bytes() > CACHE_BYTES and len(_cache) > 1:  # the newest stays, however big
             _cache.popitem(last=False)
-    return _renamed_layout(general, {general_name: name for name, general_name in names.items()})
+    return _renamed_layout(general, names)
 
 
 def cache_key(rendered, rankdir="TB"):
@@ -428,9 +428,6 @@ def scalar_names(rendered):
 
 def _renamed_source(source, names):
     """DOT source with every quoted name (a box, `cluster_` + a frame, an anchor under a box) renamed."""
-    if not names:
-        return source
-
     def rename(match):
         prefix, name = match.group(1) or "", match.group(2)
         return f'"{prefix}{names.get(name, name)}"'
@@ -439,16 +436,17 @@ def _renamed_source(source, names):
 
 
 def _renamed_layout(layout, names):
-    """`layout` under other names: names maps its names to the view's."""
+    """The cached `layout` under the view's names (names: the view's name -> the cached one)."""
     if not names:
         return layout
+    back = {general_name: name for name, general_name in names.items()}
     return replace(
         layout,
         general=layout,
-        names={name: general_name for general_name, name in names.items()},
-        nodes={names.get(k, k): box for k, box in layout.nodes.items()},
-        clusters={names.get(k, k): box for k, box in layout.clusters.items()},
-        edges=[(names.get(a, a), names.get(b, b), points, tip) for a, b, points, tip in layout.edges],
+        names=names,
+        nodes={back.get(k, k): box for k, box in layout.nodes.items()},
+        clusters={back.get(k, k): box for k, box in layout.clusters.items()},
+        edges=[(back.get(a, a), back.get(b, b), points, tip) for a, b, points, tip in layout.edges],
     )
 
 

@@ -154,14 +154,14 @@ def same_value(old, node, new):
     value plays: a parameter entry is itself (matrix, row, column); any other value is the k-th
     value of its scope (the same code ran there in the same order) and must be made by the same op.
     """
-    node = _check(index_of(old), node)
+    old_index, new_index = index_of(old), index_of(new)
+    node = _check(old_index, node)
     param = old.details.param[node]
     if param:
         row, col = old.details.row[node], old.details.col[node]
         entries = np.asarray(new.param_nodes.get(param, ()), dtype=np.int64)
         found = entries[(new.details.row[entries] == row) & (new.details.col[entries] == col)]
         return int(found[0]) if len(found) else None
-    old_index, new_index = index_of(old), index_of(new)
     code = old_index.scope_code[node]
     ordinal = int(np.count_nonzero(old_index.scope_code[:node] == code))
     scope = old_index.scope_names[code]

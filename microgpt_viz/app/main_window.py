@@ -579,9 +579,10 @@ class MainWindow(QMainWindow):
 
         def render_and_lay_out():  # in the worker: only the snapshot and the read-only Trace are touched
             rendered = snapshot.render()
+            if len(rendered.nodes) > LAYOUT_LIMIT:  # refused with a notice: nothing to lay out or colour
+                return rendered, None, None
             colours = colours_for(rendered, colouring)
-            key = (rendered.shape_key, RANKDIR)
-            if key == shown_key or len(rendered.nodes) > LAYOUT_LIMIT:
+            if (rendered.shape_key, RANKDIR) == shown_key:
                 return rendered, None, colours
             return rendered, layout_view(rendered, RANKDIR), colours
 

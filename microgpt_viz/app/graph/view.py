@@ -28,8 +28,8 @@ BUILD_SLICE_S = 0.012  # the longest the view spends making items in one event-l
 # between them: a first paint of the new picture or the user's next click never queues behind it.
 DELETE_SLICE_S = 0.005
 DELETE_GAP_MS = 20
-SIGHT_MARGIN_PX = 200
-EDGES_DRAWN_LATER = 1000  # a new picture with more edges than this shows them one turn after its boxes  # boxes this close to the window's edge get a Step's numbers at once, as if on screen
+SIGHT_MARGIN_PX = 200  # boxes this close to the window's edge get a Step's numbers at once, as if on screen
+EDGES_DRAWN_LATER = 1000  # a new picture with more edges than this shows them one turn after its boxes
 # Qt keeps the edges' pixels (EdgeLayer) in its pixmap cache, 10 MB by default: less than one
 # full-screen viewport on a large or high-DPI screen, and a pixmap that does not fit is redrawn on every paint
 PIXMAP_CACHE_KB = 64 * 1024
