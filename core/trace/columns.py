@@ -15,6 +15,20 @@ import numpy as np
 NO_EXPONENT = np.nan  # the exponent column of a node that is not a `**` (or whose exponent is unknown)
 
 
+# Items converted per C-level pass. One pass over a whole step (70,000-1,000,000 nodes) holds the
+# GIL from start to end, 30-70 ms at 70,000: a window on another thread waits that long for each
+# Python call it makes meanwhile (its timer, its slots), and a paint makes many. Between two
+# chunks of this size (1-2 ms each) the interpreter may hand the GIL over.
+CHUNK = 8192
+
+
+def chunked_array(items):
+    """np.array(items) for a sequence of strings or numbers, a chunk at a time (CHUNK)."""
+    if len(items) <= CHUNK:
+        return np.array(items)
+    return np.concatenate([np.array(items[start:start + CHUNK]) for start in range(0, len(items), CHUNK)])
+
+
 def frozen(array):
     array.flags.writeable = False
     return array

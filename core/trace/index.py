@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.trace.columns import chunked_array
 from core.trace.per_trace import per_trace
 
 SCOPE, VECTOR, SUM = 0, 1, 2  # group kinds
@@ -77,8 +78,8 @@ class TraceIndex:
         self.succ_ptr, self.succ_edge, _ = csr(self.src, edge_ids, n)
         self.out_degree = np.diff(self.succ_ptr)
 
-        self.op = np.array(trace.op)
-        self.kind = np.array(trace.kind)
+        self.op = chunked_array(trace.op)
+        self.kind = chunked_array(trace.kind)
         self.is_const = self.kind == "const"
         self.is_param = self.kind == "param"
         # the data of a constant input of each node (NaN if none), for labels such as `* 0.5`

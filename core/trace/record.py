@@ -19,7 +19,7 @@ import numpy as np
 
 from core.engine import autograd, scope
 from core.engine.model import step_loss
-from core.trace.columns import Edges, NodeDetails, Strings, build_graph, columns_of_graph, frozen, node_attributes
+from core.trace.columns import CHUNK, Edges, NodeDetails, Strings, build_graph, columns_of_graph, frozen, node_attributes
 
 KINDS = ("param", "const", "input", "intermediate", "loss")
 
@@ -217,6 +217,35 @@ class Recorder:
         return trace
 
 
+def _column(read, values, dtype):
+    """np.fromiter(map(read, values)), a chunk at a time (core.trace.columns.CHUNK: the GIL changes hands between)."""
+    out = np.empty(len(values), dtype=dtype)
+    for start in range(0, len(values), CHUNK):
+        part = values[start:start + CHUNK]
+        out[start:start + len(part)] = np.fromiter(map(read, part), dtype=dtype, count=len(part))
+    return out
+
+
+def _list_column(read, values):
+    """list(map(read, values)), a chunk at a time (core.trace.columns.CHUNK: the GIL changes hands between)."""
+    out = []
+    for start in range(0, len(values), CHUNK):
+        out.extend(map(read, values[start:start + CHUNK]))
+    return out
+
+
+def _flat_column(lists, counts, dtype, read=None):
+    """The items of all `lists` in order (read(item) if given) as one array; counts[k] = len(lists[k])."""
+    out = np.empty(int(counts.sum()), dtype=dtype)
+    ends = np.cumsum(counts)
+    for start in range(0, len(lists), CHUNK):
+        stop = min(start + CHUNK, len(lists))
+        first, last = int(ends[start - 1]) if start else 0, int(ends[stop - 1])
+        items = chain.from_iterable(lists[start:stop])
+        out[first:last] = np.fromiter(items if read is None else map(read, items), dtype=dtype, count=last - first)
+    return out
+
+
 class _Identities:
     """Position of a Value in a list of Values, by its id(): sorted ids and searchsorted, no dict.
 
@@ -224,7 +253,7 @@ class _Identities:
     """
 
     def __init__(self, values):
-        ids = np.fromiter(map(id, values), dtype=np.int64, count=len(values))
+        ids = _column(id, values, np.int64)
         self.order = np.argsort(ids, kind="stable")
         self.sorted_ids = ids[self.order]
         self.ids = ids
@@ -250,17 +279,15 @@ class _ReadValues:
     """
 
     def __init__(self, topo):
-        n = len(topo)
-        self.data = np.fromiter(map(_get_data, topo), dtype=np.float64, count=n)
-        self.grad = np.fromiter(map(_get_grad, topo), dtype=np.float64, count=n)
-        self.ops = list(map(_get_op, topo))
-        children = list(map(_get_children, topo))
-        self.n_children = np.fromiter(map(len, children), dtype=np.int64, count=n)
-        total = int(self.n_children.sum())
+        self.data = _column(_get_data, topo, np.float64)
+        self.grad = _column(_get_grad, topo, np.float64)
+        self.ops = _list_column(_get_op, topo)
+        children = _list_column(_get_children, topo)
+        self.n_children = _column(len, children, np.int64)
         # all inputs, consumer by consumer in slot order: the edge table's row order
-        self.child_ids = np.fromiter(map(id, chain.from_iterable(children)), dtype=np.int64, count=total)
+        self.child_ids = _flat_column(children, self.n_children, np.int64, read=id)
         del children
-        self.local_grads = np.fromiter(chain.from_iterable(map(_get_local_grads, topo)), dtype=np.float64, count=total)
+        self.local_grads = _flat_column(_list_column(_get_local_grads, topo), self.n_children, np.float64)
 
     def edges(self, topo_ids):
         n = len(self.data)
@@ -287,7 +314,7 @@ class _Sites:
         n = len(topo)
         made = recorder.made
         # creation index of each node, -1 for Values made before recording
-        made_at = topo_ids.positions(np.fromiter(map(id, made), dtype=np.int64, count=len(made)))
+        made_at = topo_ids.positions(_column(id, made, np.int64))
         creation = np.full(n, -1, dtype=np.int64)
         reached = made_at >= 0
         creation[made_at[reached]] = np.flatnonzero(reached)
@@ -369,7 +396,7 @@ def _site_columns(recorder, ops, k, made_nodes):
     same object; sites are told apart without hashing a code object per node.
     """
     def ids_of(items):
-        return np.fromiter(map(id, items), dtype=np.int64, count=len(items))
+        return _column(id, items, np.int64)
 
     return (
         ids_of(recorder.scopes)[k], ids_of(recorder.codes)[k],
@@ -421,10 +448,25 @@ def _age_young_objects():
     collection: nothing is leaked. (freeze() moves everything to the permanent generation
     and resets the young count; unfreeze() moves it all back into the oldest generation;
     both are O(1).)
+
+    A program that freezes objects itself (the app: microgpt_viz.session.trace_memory) says
+    so with leave_the_collector_to_me(); then nothing here runs, not even the check whether
+    anything is frozen (gc.get_freeze_count walks every frozen object: 20-40 ms holding the GIL
+    in a long session of the app).
     """
-    if gc.get_freeze_count() == 0:  # never thaw what someone else froze on purpose
-        gc.freeze()
-        gc.unfreeze()
+    if _collector_left_to_caller or gc.get_freeze_count():  # never thaw what someone else froze on purpose
+        return
+    gc.freeze()
+    gc.unfreeze()
+
+
+_collector_left_to_caller = False
+
+
+def leave_the_collector_to_me():
+    """The caller freezes objects itself (gc.freeze): recording no longer ages them (_age_young_objects)."""
+    global _collector_left_to_caller
+    _collector_left_to_caller = True
 
 
 class _LineTable:

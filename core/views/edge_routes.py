@@ -21,6 +21,8 @@ edge travels and `a` across it.
 """
 from bisect import bisect_right
 
+import numpy as np
+
 ACROSS_MARGIN = 5.0  # points kept free beside a box or title
 RANK_MARGIN = 4.0  # points kept free above and below one
 APPROACH = 8.0  # points a route runs straight along the ranks before its arrow
@@ -118,9 +120,11 @@ class Router:
                 merged[-1][2].append(rect)
             else:
                 merged.append([low, high, [rect]])
-        # the same rectangles in travel order, with their margins, for checking straight lines
-        obstacles = [(min(sign * (r[0] - RANK_MARGIN), sign * (r[1] + RANK_MARGIN)), max(sign * (r[0] - RANK_MARGIN), sign * (r[1] + RANK_MARGIN)),
-                      r[2] - ACROSS_MARGIN, r[3] + ACROSS_MARGIN) for r in rects]
+        # the same rectangles in travel order, with their margins, for checking straight lines:
+        # (n, 4) of t low, t high, a low, a high
+        r = np.array(rects, dtype=float).reshape(-1, 4)
+        before, after = sign * (r[:, 0] - RANK_MARGIN), sign * (r[:, 1] + RANK_MARGIN)
+        obstacles = np.column_stack([np.minimum(before, after), np.maximum(before, after), r[:, 2] - ACROSS_MARGIN, r[:, 3] + ACROSS_MARGIN])
         if sign > 0:
             return [(low, high, _free_places(band)) for low, high, band in merged], obstacles
         return [(-high, -low, _free_places(band)) for low, high, band in reversed(merged)], obstacles
@@ -148,30 +152,33 @@ class Router:
 
 def _pulled_taut(corners, obstacles):
     """The corners a route keeps when pulled taut: from each kept corner, straight on to the
-    farthest corner it can see past every obstacle."""
+    farthest corner it can see past every obstacle ((n, 4) array, see _crosses_any)."""
     kept, k = [corners[0]], 0
     while k < len(corners) - 1:
         far = len(corners) - 1
-        while far > k + 1 and any(_crosses(corners[k], corners[far], o) for o in obstacles):
+        while far > k + 1 and _crosses_any(corners[k], corners[far], obstacles):
             far -= 1
         kept.append(corners[far])
         k = far
     return kept
 
 
-def _crosses(p, q, rect):
-    """Whether the segment p-q runs through the inside of rect (t low, t high, a low, a high)."""
+def _crosses_any(p, q, rects):
+    """Whether the segment p-q runs through the inside of any of `rects`, an (n, 4) array of
+    (t low, t high, a low, a high): the segment clipped to each rectangle's slabs, all at once
+    (a route between two far ranks passes thousands of boxes)."""
+    if not len(rects):
+        return False
     lo, hi = 0.0, 1.0
-    for start, delta, low, high in ((p[0], q[0] - p[0], rect[0], rect[1]), (p[1], q[1] - p[1], rect[2], rect[3])):
-        if abs(delta) < 1e-12:
-            if not low < start < high:
-                return False
+    inside = np.ones(len(rects), dtype=bool)
+    for start, delta, low, high in ((p[0], q[0] - p[0], rects[:, 0], rects[:, 1]), (p[1], q[1] - p[1], rects[:, 2], rects[:, 3])):
+        if abs(delta) < 1e-12:  # parallel to this slab: inside it or never
+            inside &= (low < start) & (start < high)
             continue
         u0, u1 = (low - start) / delta, (high - start) / delta
-        lo, hi = max(lo, min(u0, u1)), min(hi, max(u0, u1))
-        if lo >= hi:
-            return False
-    return True
+        lo, hi = np.maximum(lo, np.minimum(u0, u1)), np.minimum(hi, np.maximum(u0, u1))
+        inside &= lo < hi
+    return bool(inside.any())
 
 
 def _straight_piece(p, q):

@@ -20,6 +20,7 @@ import sys
 import threading
 
 import core.trace.index
+import core.trace.record
 
 # networkx properties cached on the graph that refer back to it
 _CYCLIC_VIEWS = ("edges", "in_edges", "out_edges", "degree", "in_degree", "out_degree")
@@ -29,6 +30,9 @@ _POLL_S = 0.5
 def adopt(trace):
     settle()
     return trace
+
+
+core.trace.record.leave_the_collector_to_me()  # settle() freezes everything after each step anyway
 
 
 def settle():

@@ -78,7 +78,7 @@ def _set_centred(item, text, centre_x, top, width):
 class NodeItem(QGraphicsPathItem):
     """One visible node: a group / vector (a stacked card, expandable) or a value (op, data, grad)."""
 
-    def __init__(self, node, box):
+    def __init__(self, node, box, dressed=True):
         super().__init__()
         self.rect = QRectF(box.x - box.width / 2, box.y - box.height / 2, box.width, box.height)
         self.setPath(_rounded(self.rect, 4))
@@ -98,11 +98,29 @@ class NodeItem(QGraphicsPathItem):
         self._text_shown = True  # set_text_visible's last word
         self._words_stale = False  # numbers came while the text was hidden
         self._waiting = None  # (fill, text colour) of a node taken by defer() and not drawn yet
-        self.texts = []
-        lines = self.lines()
-        for k, text in enumerate(lines):
+        self._text_colour = QColor(Qt.GlobalColor.black)
+        self.texts = []  # one text item per line, made by dress()
+        if dressed:
+            self.dress()
+
+    @property
+    def dressed(self):
+        """Whether the box has its words (a big picture's boxes get them when first in sight)."""
+        return bool(self.texts)
+
+    def dress(self):
+        """Make the box's text items (label, data, grad), in its text colour, shown as set_text_visible said."""
+        if self.texts:
+            return
+        brush = QBrush(self._text_colour) if self._colours is not None else None  # else Qt's default
+        for k, text in enumerate(self.lines()):
             top = self.rect.y() + PAD - 1 + k * LINE_HEIGHT
-            self.texts.append(_centred_text(self, LABEL_FONT if k == 0 else VALUE_FONT, text, self.rect.center().x(), top, self.rect.width()))
+            item = _centred_text(self, LABEL_FONT if k == 0 else VALUE_FONT, text, self.rect.center().x(), top, self.rect.width())
+            if brush is not None:
+                item.setBrush(brush)
+            item.setVisible(self._text_shown)
+            self.texts.append(item)
+        self._words_stale = False
 
     @property
     def id(self):
@@ -121,6 +139,7 @@ class NodeItem(QGraphicsPathItem):
             self.setBrush(brush)
             if self._stack is not None:
                 self._stack.setBrush(brush)
+            self._text_colour = QColor(text_colour)
             text_brush = QBrush(text_colour)
             for item in self.texts:
                 item.setBrush(text_brush)
@@ -145,7 +164,7 @@ class NodeItem(QGraphicsPathItem):
         """(fill, text colour) this box shows when in sight: those of a deferred Step if one waits."""
         if self._waiting is not None:
             return self._waiting
-        return self.brush().color(), self.texts[0].brush().color()
+        return self.brush().color(), QColor(self._text_colour)
 
     def _set_words(self):
         for k, (item, text) in enumerate(zip(self.texts, self.lines())):

@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import QGraphicsScene, QGraphicsView, QToolTip
 
 from core.views.layout import FONT_SIZE
 from microgpt_viz.app.graph.items import EDGE_LABEL_PX, ClusterItem, EdgeItem, EdgeLayer, NodeItem, TextObstacles
+from microgpt_viz.app.graph.sight_index import SightIndex
 
 MIN_READABLE_PX = 6.0  # text smaller than this on screen is hidden
 MIN_EDGE_LABEL_PX = 7.5  # edge labels need a little more (small digits between lines)
@@ -29,6 +30,10 @@ BUILD_SLICE_S = 0.012  # the longest the view spends making items in one event-l
 DELETE_SLICE_S = 0.005
 DELETE_GAP_MS = 20
 SIGHT_MARGIN_PX = 200  # boxes this close to the window's edge get a Step's numbers at once, as if on screen
+# In a picture of more boxes than this, a box gets its words (three text items, most of what a box
+# costs to make) and an edge its label when they first come into sight: a Step on a name of another
+# length makes a picture of 3,000-4,000 boxes afresh, of which a few dozen are on screen.
+WORDS_IN_SIGHT_ONLY = 1000
 EDGES_DRAWN_LATER = 1000  # a new picture with more edges than this shows them one turn after its boxes
 # Qt keeps the edges' pixels (EdgeLayer) in its pixmap cache, 10 MB by default: less than one
 # full-screen viewport on a large or high-DPI screen, and a pixmap that does not fit is redrawn on every paint
@@ -59,6 +64,7 @@ class _Build:
     def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible, edge_labels_visible):
         self.text_visible = text_visible  # as the view's was when making began
         self.edge_labels_visible = edge_labels_visible  # likewise: the labels are made with the items if so
+        self.in_sight_only = len(rendered.nodes) > WORDS_IN_SIGHT_ONLY  # words and labels wait for the camera
         self.rendered, self.layout, self.fills, self.selected = rendered, layout, fills, selected
         self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
         self.ids = {n.id for n in rendered.nodes}
@@ -88,7 +94,7 @@ class _Build:
                 self.clusters[c.id] = item
                 yield
         for n in rendered.nodes:
-            item = NodeItem(n, layout.nodes[n.id])
+            item = NodeItem(n, layout.nodes[n.id], dressed=not self.in_sight_only)
             fill, text = fills[n.id]
             item.update_node(n, fill, text)
             item.set_text_visible(self.text_visible)
@@ -105,7 +111,7 @@ class _Build:
         self.edge_layer.set_edges(self.edges.values())
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
-        if self.edge_labels_visible:  # zoomed in: placing every label when shown held the loop 100-200 ms
+        if self.edge_labels_visible and not self.in_sight_only:  # zoomed in: placing every label when shown held the loop 100-200 ms
             obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
             for item in self.edges.values():
                 item.set_label_visible(True, obstacles.hidden_area)
@@ -153,7 +159,13 @@ class GraphView(QGraphicsView):
         self._build = None  # a new picture being made (_Build), shown when done
         self._update = None  # (generator putting the next step's numbers in the boxes shown, on_shown)
         self._discarded = []  # pictures replaced: their items are deleted a slice at a time
-        self._out_of_sight = {}  # visible id -> NodeItem holding numbers it draws when it comes into view
+        # waiting to come into view: boxes with a Step's numbers to draw, boxes without their words
+        # (a big picture's); and, in a big picture zoomed in, edges whose label is not made yet
+        self._numbers_waiting = SightIndex()  # visible id -> NodeItem
+        self._words_waiting = SightIndex()  # visible id -> NodeItem
+        self._labels_waiting = False
+        self._in_sight_only = False  # the picture shown makes words and labels when they come into sight
+        self._obstacles = None  # TextObstacles of the picture shown, made when its first label is placed
         self._sight = None  # the scene rect within SIGHT_MARGIN_PX of the window, until the camera moves
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
@@ -210,7 +222,8 @@ class GraphView(QGraphicsView):
             item.source, item.target = renamed(source), renamed(target)
             edges[(item.source, item.target)] = item
         self.edges = edges
-        self._out_of_sight = {renamed(k): item for k, item in self._out_of_sight.items()}
+        self._numbers_waiting = self._numbers_waiting.renamed(renamed)
+        self._words_waiting = self._words_waiting.renamed(renamed)
         self.selected = renamed(self.selected) if self.selected is not None else None
         self.home = renamed(self.home) if self.home is not None else None
         self.layout = layout
@@ -281,17 +294,17 @@ class GraphView(QGraphicsView):
     def _update_in_place(self, rendered, fills):
         """A generator: new numbers and colours into the boxes and edges shown, one item per step.
         Boxes out of sight take them now and draw them when the camera reaches them."""
-        out_of_sight = self._out_of_sight
+        numbers_waiting = self._numbers_waiting
         for n in rendered.nodes:
             item = self.nodes.get(n.id)
             if item is not None:  # a recolour may name boxes of a picture still being made
                 fill, text = fills[n.id]
                 if self._in_sight(item):
                     item.update_node(n, fill, text)
-                    out_of_sight.pop(n.id, None)
+                    numbers_waiting.discard(n.id)
                 else:
                     item.defer(n, fill, text)
-                    out_of_sight[n.id] = item
+                    numbers_waiting.add(n.id, item)
                 yield
         for e in rendered.edges:
             item = self.edges.get((e.source, e.target))
@@ -300,19 +313,40 @@ class GraphView(QGraphicsView):
                 yield
 
     def _in_sight(self, item):
+        return self._sight_rect().intersects(item.rect)
+
+    def _sight_rect(self):
         if self._sight is None:
             m = SIGHT_MARGIN_PX
             self._sight = self.mapToScene(self.viewport().rect().adjusted(-m, -m, m, m)).boundingRect()
-        return self._sight.intersects(item.rect)
+        return self._sight
 
     def _camera_moved(self):
-        """Boxes that came into sight draw the numbers they were given while out of it."""
+        """Boxes that came into sight draw the numbers they were given while out of it; in a big
+        picture, boxes write their words and edges make their labels when first in sight (if the
+        zoom lets them be read: it may have changed before _zoom_changed ran, scale() scrolls first)."""
         self._sight = None
-        if self._out_of_sight:
-            for vid, item in list(self._out_of_sight.items()):
-                if self._in_sight(item):
-                    item.catch_up()
-                    del self._out_of_sight[vid]
+        if not (self._numbers_waiting or self._words_waiting or self._labels_waiting):
+            return
+        sight = self._sight_rect()
+        for _, item in self._numbers_waiting.take_in(sight):
+            item.catch_up()
+        if self._words_waiting and self._readable():
+            for _, item in self._words_waiting.take_in(sight):
+                item.dress()
+        if self._labels_waiting and self._labels_readable():
+            self._make_labels_in_sight()
+
+    def _make_labels_in_sight(self):
+        """Labels for the edges in sight that have none yet. Edges run far across a big picture
+        (a parameter feeding every position), so Qt is asked which lines' boxes meet the sight
+        rather than indexing them by where they are."""
+        seen = self.scene().items(self._sight_rect(), Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        edges = [item for item in seen if isinstance(item, EdgeItem) and item.label is None and item.local_grad is not None]
+        if edges and self._obstacles is None:
+            self._obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+        for item in edges:
+            item.set_label_visible(True, self._obstacles.hidden_area)
 
     def scrollContentsBy(self, dx, dy):
         super().scrollContentsBy(dx, dy)
@@ -329,7 +363,12 @@ class GraphView(QGraphicsView):
         first_picture = not self.nodes and self.transform().isIdentity()
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
-        self._out_of_sight, self._sight = {}, None  # the new items are made with their numbers drawn
+        # the new items are made with their numbers drawn, but in a big picture without words or labels
+        self._numbers_waiting, self._words_waiting, self._labels_waiting = SightIndex(), SightIndex(), False
+        for vid, item in build.nodes.items():
+            if not item.dressed:
+                self._words_waiting.add(vid, item)
+        self._in_sight_only, self._obstacles, self._sight = build.in_sight_only, None, None
         self.setScene(build.scene)
         self._discard(old, self.nodes, self.clusters, self.edges, self.edge_layer)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
@@ -343,8 +382,8 @@ class GraphView(QGraphicsView):
         if build.text_visible != self._text_visible:
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(self._text_visible)
-        if build.edge_labels_visible != self._edge_labels_visible:  # the zoom crossed the line while it was made
-            self._show_edge_labels(self._edge_labels_visible)
+        if build.edge_labels_visible != self._edge_labels_visible or build.in_sight_only:
+            self._show_edge_labels(self._edge_labels_visible)  # the zoom crossed the line while it was made, or the labels wait for the camera
         self.selected = None
         self.set_selected(build.selected)
         if build.fit or (keep is None and first_picture):  # asked to, or the first picture
@@ -358,6 +397,7 @@ class GraphView(QGraphicsView):
                 self.ensureVisible(item.title_rect(), 20, 20)
         else:
             self._bring_drawing_into_view()
+        self._camera_moved()  # wherever the camera ended up, the boxes in sight have their words
         if build.on_shown is not None:
             build.on_shown()
 
@@ -396,26 +436,40 @@ class GraphView(QGraphicsView):
     def clear(self):
         self._cancel_build()
         self.scene().clear()
-        self._out_of_sight, self._sight = {}, None
+        self._numbers_waiting, self._words_waiting, self._labels_waiting = SightIndex(), SightIndex(), False
+        self._sight, self._obstacles, self._in_sight_only = None, None, False
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
         self.edge_layer = None
 
     # ---- camera -----------------------------------------------------------------------
     def _zoom_changed(self):
         """Show text only when it comes out big enough to read (level of detail)."""
-        self._camera_moved()
-        zoom = self.transform().m11()
-        visible = zoom * FONT_SIZE >= MIN_READABLE_PX
+        visible = self._readable()
         if visible != self._text_visible:
             self._text_visible = visible
             for item in list(self.nodes.values()) + list(self.clusters.values()):
                 item.set_text_visible(visible)
-        labels = zoom * EDGE_LABEL_PX >= MIN_EDGE_LABEL_PX
+        self._camera_moved()  # after the text's visibility: boxes coming into sight write their words only if it shows
+        labels = self._labels_readable()
         if labels != self._edge_labels_visible:
             self._edge_labels_visible = labels
             self._show_edge_labels(labels)
 
+    def _readable(self):
+        return self.transform().m11() * FONT_SIZE >= MIN_READABLE_PX
+
+    def _labels_readable(self):
+        return self.transform().m11() * EDGE_LABEL_PX >= MIN_EDGE_LABEL_PX
+
     def _show_edge_labels(self, visible):
+        if self._in_sight_only:  # a big picture: labels made as their edges come into sight
+            self._labels_waiting = visible
+            for item in self.edges.values():
+                if item.label is not None:
+                    item.set_label_visible(visible)
+            if visible:
+                self._make_labels_in_sight()
+            return
         obstacles = None
         if visible and any(item.label is None for item in self.edges.values()):
             obstacles = TextObstacles(self.nodes.values(), self.clusters.values())

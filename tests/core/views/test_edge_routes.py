@@ -75,3 +75,45 @@ def test_under_tb_every_edge_has_its_route_so_neato_only_draws(olivia, make_sour
     edges = [line for line in moved.splitlines() if " -> " in line]
     assert edges and all("pos=" in line for line in edges)
     assert "splines=true" not in moved
+
+
+def _crosses_one(p, q, rect):
+    """The slab test for one rectangle, written out plainly: the oracle for the vectorised one."""
+    lo, hi = 0.0, 1.0
+    for start, delta, low, high in ((p[0], q[0] - p[0], rect[0], rect[1]), (p[1], q[1] - p[1], rect[2], rect[3])):
+        if abs(delta) < 1e-12:
+            if not low < start < high:
+                return False
+            continue
+        u0, u1 = (low - start) / delta, (high - start) / delta
+        lo, hi = max(lo, min(u0, u1)), min(hi, max(u0, u1))
+        if lo >= hi:
+            return False
+    return True
+
+
+def test_a_segment_crosses_the_rectangles_it_runs_through_and_no_others():
+    import random
+
+    import numpy as np
+
+    from core.views.edge_routes import _crosses_any
+
+    rng = random.Random(3)
+    rects = []
+    for _ in range(300):
+        t, a = rng.uniform(0, 500), rng.uniform(0, 500)
+        rects.append((t, t + rng.uniform(1, 60), a, a + rng.uniform(1, 80)))
+    table = np.array(rects)
+    checked = crossing = 0
+    for _ in range(400):
+        p = (rng.uniform(-50, 550), rng.uniform(-50, 550))
+        q = (p[0], rng.uniform(-50, 550)) if rng.random() < 0.2 else (rng.uniform(-50, 550), rng.uniform(-50, 550))
+        for k in rng.sample(range(len(rects)), 5):  # one at a time, as the oracle sees them
+            expected = _crosses_one(p, q, rects[k])
+            assert _crosses_any(p, q, table[k:k + 1]) == expected
+            checked += 1
+            crossing += expected
+        assert _crosses_any(p, q, table) == any(_crosses_one(p, q, r) for r in rects)
+    assert checked == 2000 and 0 < crossing < checked  # both answers were tried
+    assert not _crosses_any((0.0, 0.0), (1.0, 1.0), np.zeros((0, 4)))

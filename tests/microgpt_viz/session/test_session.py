@@ -292,3 +292,18 @@ def test_a_selected_value_stays_the_same_part_of_the_model_over_steps_not_the_sa
         assert session.selection.visible == session.rendered().visible_id(session.selection.node)
         followed += int(trace.attention_nodes[layer, head, query, key]) != session.selection.node
     assert followed  # at least one step numbered it differently: the old id was another value there
+
+
+def test_recording_in_the_app_never_walks_the_frozen_objects(trainer, monkeypatch):
+    """The app freezes every object itself (trace_memory); gc.get_freeze_count walks them all (tens
+    of milliseconds holding the GIL in a long session), so recording must not ask it."""
+    import gc
+
+    from microgpt_viz.session import trace_memory  # noqa: F401 - importing it is what tells core
+
+    def walked():
+        raise AssertionError("gc.get_freeze_count() walked the frozen objects")
+
+    monkeypatch.setattr(gc, "get_freeze_count", walked)
+    trace = stepping.record_next(trainer)
+    assert trace is not None and trace.num_nodes > 0

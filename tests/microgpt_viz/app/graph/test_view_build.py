@@ -279,3 +279,77 @@ def test_the_same_picture_under_the_next_steps_node_ids_is_updated_in_place(qtbo
     assert set(view.edges.values()) == edge_items
     assert all((item.source, item.target) == key for key, item in view.edges.items())
     assert set(view.edges) == {(e.source, e.target) for e in second.edges}
+
+
+def test_a_big_pictures_boxes_write_their_words_when_they_first_come_into_sight(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "WORDS_IN_SIGHT_ONLY", 0)  # every picture counts as big
+    trace = window.session.trace
+    window.go_to_node(int(trace.param_nodes["lm_head"][40]))
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(2.0)
+    values = [n for n in window.session.rendered().nodes if n.kind == "value" and n.op != "sum"]
+    near = [view.nodes[n.id] for n in values if in_sight(view, view.nodes[n.id])]
+    far_node = next(n for n in values if not in_sight(view, view.nodes[n.id]))
+    far = view.nodes[far_node.id]
+    assert near and all(item.dressed for item in near)
+    assert not far.dressed and far.texts == []
+    # the box knows its colours without words: a recolour or a Step keeps them for when it shows
+    assert far.colours[0] == far.brush().color()
+    # zoomed too far out to read, coming into sight writes nothing
+    view.zoom(0.2 / view.transform().m11())
+    view.centre_on(far_node.id)
+    assert not view.text_visible and not far.dressed
+    # readable again: the box in sight writes its words, the step's numbers
+    view.zoom(1.0 / view.transform().m11())
+    view.centre_on(far_node.id)
+    assert view.text_visible and far.dressed
+    assert [t.text() for t in far.texts] == far.lines()
+    assert far.texts[1].text() == f"data {number(far_node.data, 4)}" and all(t.isVisible() for t in far.texts)
+    assert far.texts[0].brush().color() == far.colours[1]
+
+
+def test_a_step_reaches_a_box_that_has_no_words_yet_when_it_comes_into_sight(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "WORDS_IN_SIGHT_ONLY", 0)
+    trace = window.session.trace
+    window.go_to_node(int(trace.param_nodes["lm_head"][40]))
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(2.0)
+    rendered = window.session.rendered()
+    far_node = next(n for n in rendered.nodes if n.kind == "value" and n.op != "sum" and not in_sight(view, view.nodes[n.id]))
+    far = view.nodes[far_node.id]
+    assert not far.dressed
+    view.show_graph(with_data_plus_one(rendered), view.layout, {vid: (QColor("red"), QColor("white")) for vid in view.nodes})
+    qtbot.waitUntil(lambda: not view.building, timeout=wait_ms)
+    assert not far.dressed and far.colours == (QColor("red"), QColor("white"))
+    view.centre_on(far_node.id)
+    assert far.dressed and far.brush().color() == QColor("red")
+    assert far.texts[1].text() == f"data {number(far_node.data + 1.0, 4)}"
+    assert far.texts[1].brush().color() == QColor("white")
+
+
+def test_a_big_pictures_edges_make_their_labels_when_they_first_come_into_sight(qtbot, window, settle, monkeypatch, wait_ms):
+    monkeypatch.setattr(graph_view, "WORDS_IN_SIGHT_ONLY", 0)
+    trace = window.session.trace
+    window.go_to_node(int(trace.param_nodes["lm_head"][40]))  # single values: edges that carry one local gradient
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(1.5)
+    assert view.edge_labels_visible
+    sight = view.mapToScene(view.viewport().rect()).boundingRect()
+    labelled = [item for item in view.edges.values() if item.local_grad is not None]
+    near = [item for item in labelled if item.sceneBoundingRect().intersects(sight)]
+    # out of sight, with no label made (the camera has not been near them since the picture came)
+    far = [item for item in labelled if not item.sceneBoundingRect().intersects(view._sight_rect()) and item.label is None]
+    assert near and far
+    assert all(item.label is not None and item.label.isVisible() for item in near)
+    target = far[0]
+    view.centerOn(target.path().pointAtPercent(0.5))
+    assert target.label is not None and target.label.isVisible()
+    assert target.label.childItems()[0].text() == number(target.local_grad, 3)
+    view.zoom(0.3)  # too small to read: every label made so far hides, none is made
+    assert not view.edge_labels_visible and not any(item.label is not None and item.label.isVisible() for item in labelled)
