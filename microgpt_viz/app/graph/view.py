@@ -341,8 +341,12 @@ class GraphView(QGraphicsView):
         """Labels for the edges in sight that have none yet. Edges run far across a big picture
         (a parameter feeding every position), so Qt is asked which lines' boxes meet the sight
         rather than indexing them by where they are."""
-        seen = self.scene().items(self._sight_rect(), Qt.ItemSelectionMode.IntersectsItemBoundingRect)
-        edges = [item for item in seen if isinstance(item, EdgeItem) and item.label is None and item.local_grad is not None]
+        sight = self._sight_rect()
+        seen = self.scene().items(sight, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        # the label goes at the middle of its line, or near it: a line passing through the sight on
+        # its way to a box in it (a fan of a thousand parameters into one sum) is not enough
+        edges = [item for item in seen if isinstance(item, EdgeItem) and item.label is None
+                 and item.local_grad is not None and sight.contains(item.path().pointAtPercent(0.5))]
         if edges and self._obstacles is None:
             self._obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
         for item in edges:
