@@ -159,11 +159,10 @@ class GraphView(QGraphicsView):
         self._build = None  # a new picture being made (_Build), shown when done
         self._update = None  # (generator putting the next step's numbers in the boxes shown, on_shown)
         self._discarded = []  # pictures replaced: their items are deleted a slice at a time
-        # waiting to come into view: boxes with a Step's numbers to draw, boxes without their words
-        # (a big picture's); and, in a big picture zoomed in, edges whose label is not made yet
+        # waiting to come into view: boxes with a Step's numbers to draw, boxes without their words (a big picture's)
         self._numbers_waiting = SightIndex()  # visible id -> NodeItem
         self._words_waiting = SightIndex()  # visible id -> NodeItem
-        self._labels_waiting = False
+        self._labels_wanted = False  # a big picture zoomed in: edges make their labels as they come into sight
         self._in_sight_only = False  # the picture shown makes words and labels when they come into sight
         self._obstacles = None  # TextObstacles of the picture shown, made when its first label is placed
         self._sight = None  # the scene rect within SIGHT_MARGIN_PX of the window, until the camera moves
@@ -326,7 +325,7 @@ class GraphView(QGraphicsView):
         picture, boxes write their words and edges make their labels when first in sight (if the
         zoom lets them be read: it may have changed before _zoom_changed ran, scale() scrolls first)."""
         self._sight = None
-        if not (self._numbers_waiting or self._words_waiting or self._labels_waiting):
+        if not (self._numbers_waiting or self._words_waiting or self._labels_wanted):
             return
         sight = self._sight_rect()
         for _, item in self._numbers_waiting.take_in(sight):
@@ -334,7 +333,7 @@ class GraphView(QGraphicsView):
         if self._words_waiting and self._readable():
             for _, item in self._words_waiting.take_in(sight):
                 item.dress()
-        if self._labels_waiting and self._labels_readable():
+        if self._labels_wanted and self._labels_readable():
             self._make_labels_in_sight()
 
     def _make_labels_in_sight(self):
@@ -368,7 +367,7 @@ class GraphView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
         # the new items are made with their numbers drawn, but in a big picture without words or labels
-        self._numbers_waiting, self._words_waiting, self._labels_waiting = SightIndex(), SightIndex(), False
+        self._numbers_waiting, self._words_waiting, self._labels_wanted = SightIndex(), SightIndex(), False
         for vid, item in build.nodes.items():
             if not item.dressed:
                 self._words_waiting.add(vid, item)
@@ -440,7 +439,7 @@ class GraphView(QGraphicsView):
     def clear(self):
         self._cancel_build()
         self.scene().clear()
-        self._numbers_waiting, self._words_waiting, self._labels_waiting = SightIndex(), SightIndex(), False
+        self._numbers_waiting, self._words_waiting, self._labels_wanted = SightIndex(), SightIndex(), False
         self._sight, self._obstacles, self._in_sight_only = None, None, False
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
         self.edge_layer = None
@@ -467,7 +466,7 @@ class GraphView(QGraphicsView):
 
     def _show_edge_labels(self, visible):
         if self._in_sight_only:  # a big picture: labels made as their edges come into sight
-            self._labels_waiting = visible
+            self._labels_wanted = visible
             for item in self.edges.values():
                 if item.label is not None:
                     item.set_label_visible(visible)
