@@ -9,6 +9,7 @@ the recorder used to build: same node attributes in the same key order, same adj
 order, same Python types.
 """
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -27,6 +28,35 @@ def chunked_array(items):
     if len(items) <= CHUNK:
         return np.array(items)
     return np.concatenate([np.array(items[start:start + CHUNK]) for start in range(0, len(items), CHUNK)])
+
+
+def read_column(read, values, dtype):
+    """np.fromiter(map(read, values)), a chunk at a time."""
+    out = np.empty(len(values), dtype=dtype)
+    for start in range(0, len(values), CHUNK):
+        part = values[start:start + CHUNK]
+        out[start:start + len(part)] = np.fromiter(map(read, part), dtype=dtype, count=len(part))
+    return out
+
+
+def list_column(read, values):
+    """list(map(read, values)), a chunk at a time."""
+    out = []
+    for start in range(0, len(values), CHUNK):
+        out.extend(map(read, values[start:start + CHUNK]))
+    return out
+
+
+def flat_column(lists, counts, dtype, read=None):
+    """The items of all `lists` in order (read(item) if given) as one array; counts[k] = len(lists[k])."""
+    out = np.empty(int(counts.sum()), dtype=dtype)
+    ends = np.cumsum(counts)
+    for start in range(0, len(lists), CHUNK):
+        stop = min(start + CHUNK, len(lists))
+        first, last = int(ends[start - 1]) if start else 0, int(ends[stop - 1])
+        items = chain.from_iterable(lists[start:stop])
+        out[first:last] = np.fromiter(items if read is None else map(read, items), dtype=dtype, count=last - first)
+    return out
 
 
 def frozen(array):

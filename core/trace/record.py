@@ -12,14 +12,14 @@ import functools
 import gc
 import sys
 from dataclasses import dataclass
-from itertools import chain
 from operator import attrgetter
 
 import numpy as np
 
 from core.engine import autograd, scope
 from core.engine.model import step_loss
-from core.trace.columns import CHUNK, Edges, NodeDetails, Strings, build_graph, columns_of_graph, frozen, node_attributes
+from core.trace.columns import (Edges, NodeDetails, Strings, build_graph, columns_of_graph, flat_column, frozen, list_column,
+                                node_attributes, read_column)
 
 KINDS = ("param", "const", "input", "intermediate", "loss")
 
@@ -217,35 +217,6 @@ class Recorder:
         return trace
 
 
-def _column(read, values, dtype):
-    """np.fromiter(map(read, values)), a chunk at a time (core.trace.columns.CHUNK: the GIL changes hands between)."""
-    out = np.empty(len(values), dtype=dtype)
-    for start in range(0, len(values), CHUNK):
-        part = values[start:start + CHUNK]
-        out[start:start + len(part)] = np.fromiter(map(read, part), dtype=dtype, count=len(part))
-    return out
-
-
-def _list_column(read, values):
-    """list(map(read, values)), a chunk at a time (core.trace.columns.CHUNK: the GIL changes hands between)."""
-    out = []
-    for start in range(0, len(values), CHUNK):
-        out.extend(map(read, values[start:start + CHUNK]))
-    return out
-
-
-def _flat_column(lists, counts, dtype, read=None):
-    """The items of all `lists` in order (read(item) if given) as one array; counts[k] = len(lists[k])."""
-    out = np.empty(int(counts.sum()), dtype=dtype)
-    ends = np.cumsum(counts)
-    for start in range(0, len(lists), CHUNK):
-        stop = min(start + CHUNK, len(lists))
-        first, last = int(ends[start - 1]) if start else 0, int(ends[stop - 1])
-        items = chain.from_iterable(lists[start:stop])
-        out[first:last] = np.fromiter(items if read is None else map(read, items), dtype=dtype, count=last - first)
-    return out
-
-
 class _Identities:
     """Position of a Value in a list of Values, by its id(): sorted ids and searchsorted, no dict.
 
@@ -253,7 +224,7 @@ class _Identities:
     """
 
     def __init__(self, values):
-        ids = _column(id, values, np.int64)
+        ids = read_column(id, values, np.int64)
         self.order = np.argsort(ids, kind="stable")
         self.sorted_ids = ids[self.order]
         self.ids = ids
@@ -273,21 +244,21 @@ class _Identities:
 class _ReadValues:
     """What the Values of a step hold: data, grad, op, and their inputs as flat arrays.
 
-    Each column is one pass of C-level iteration (map, attrgetter, chain) over the Values:
-    cheaper than one Python loop that reads everything, even though the Values are visited
-    once per column.
+    Each column is C-level iteration (map, attrgetter, chain) over the Values, a chunk at a time
+    (core.trace.columns.read_column): cheaper than one Python loop that reads everything, even
+    though the Values are visited once per column.
     """
 
     def __init__(self, topo):
-        self.data = _column(_get_data, topo, np.float64)
-        self.grad = _column(_get_grad, topo, np.float64)
-        self.ops = _list_column(_get_op, topo)
-        children = _list_column(_get_children, topo)
-        self.n_children = _column(len, children, np.int64)
+        self.data = read_column(_get_data, topo, np.float64)
+        self.grad = read_column(_get_grad, topo, np.float64)
+        self.ops = list_column(_get_op, topo)
+        children = list_column(_get_children, topo)
+        self.n_children = read_column(len, children, np.int64)
         # all inputs, consumer by consumer in slot order: the edge table's row order
-        self.child_ids = _flat_column(children, self.n_children, np.int64, read=id)
+        self.child_ids = flat_column(children, self.n_children, np.int64, read=id)
         del children
-        self.local_grads = _flat_column(_list_column(_get_local_grads, topo), self.n_children, np.float64)
+        self.local_grads = flat_column(list_column(_get_local_grads, topo), self.n_children, np.float64)
 
     def edges(self, topo_ids):
         n = len(self.data)
@@ -314,7 +285,7 @@ class _Sites:
         n = len(topo)
         made = recorder.made
         # creation index of each node, -1 for Values made before recording
-        made_at = topo_ids.positions(_column(id, made, np.int64))
+        made_at = topo_ids.positions(read_column(id, made, np.int64))
         creation = np.full(n, -1, dtype=np.int64)
         reached = made_at >= 0
         creation[made_at[reached]] = np.flatnonzero(reached)
@@ -396,7 +367,7 @@ def _site_columns(recorder, ops, k, made_nodes):
     same object; sites are told apart without hashing a code object per node.
     """
     def ids_of(items):
-        return _column(id, items, np.int64)
+        return read_column(id, items, np.int64)
 
     return (
         ids_of(recorder.scopes)[k], ids_of(recorder.codes)[k],

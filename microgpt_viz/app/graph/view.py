@@ -40,6 +40,11 @@ EDGES_DRAWN_LATER = 1000  # a new picture with more edges than this shows them o
 PIXMAP_CACHE_KB = 64 * 1024
 
 
+def _in_sight_only(boxes):
+    """Whether a picture of this many boxes makes words and labels only as they come into sight."""
+    return boxes > WORDS_IN_SIGHT_ONLY
+
+
 def _scene(parent=None):
     """A scene without Qt's BSP index: every Step moves the text of every box (new numbers,
     re-centred), and keeping the index up to date cost more than the linear search of a few
@@ -64,7 +69,7 @@ class _Build:
     def __init__(self, view, rendered, layout, fills, selected, anchor, fit, home, on_shown, text_visible, edge_labels_visible):
         self.text_visible = text_visible  # as the view's was when making began
         self.edge_labels_visible = edge_labels_visible  # likewise: the labels are made with the items if so
-        self.in_sight_only = len(rendered.nodes) > WORDS_IN_SIGHT_ONLY  # words and labels wait for the camera
+        self.in_sight_only = _in_sight_only(len(rendered.nodes))  # words and labels wait for the camera
         self.rendered, self.layout, self.fills, self.selected = rendered, layout, fills, selected
         self.anchor, self.fit, self.home, self.on_shown = anchor, fit, home, on_shown
         self.ids = {n.id for n in rendered.nodes}
@@ -163,7 +168,6 @@ class GraphView(QGraphicsView):
         self._numbers_waiting = SightIndex()  # visible id -> NodeItem
         self._words_waiting = SightIndex()  # visible id -> NodeItem
         self._labels_wanted = False  # a big picture zoomed in: edges make their labels as they come into sight
-        self._in_sight_only = False  # the picture shown makes words and labels when they come into sight
         self._obstacles = None  # TextObstacles of the picture shown, made when its first label is placed
         self._sight = None  # the scene rect within SIGHT_MARGIN_PX of the window, until the camera moves
         self._build_timer = QTimer(self)
@@ -371,7 +375,7 @@ class GraphView(QGraphicsView):
         for vid, item in build.nodes.items():
             if not item.dressed:
                 self._words_waiting.add(vid, item)
-        self._in_sight_only, self._obstacles, self._sight = build.in_sight_only, None, None
+        self._obstacles, self._sight = None, None
         self.setScene(build.scene)
         self._discard(old, self.nodes, self.clusters, self.edges, self.edge_layer)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
@@ -440,7 +444,7 @@ class GraphView(QGraphicsView):
         self._cancel_build()
         self.scene().clear()
         self._numbers_waiting, self._words_waiting, self._labels_wanted = SightIndex(), SightIndex(), False
-        self._sight, self._obstacles, self._in_sight_only = None, None, False
+        self._sight, self._obstacles = None, None
         self.nodes, self.clusters, self.edges, self.layout = {}, {}, {}, None
         self.edge_layer = None
 
@@ -465,7 +469,7 @@ class GraphView(QGraphicsView):
         return self.transform().m11() * EDGE_LABEL_PX >= MIN_EDGE_LABEL_PX
 
     def _show_edge_labels(self, visible):
-        if self._in_sight_only:  # a big picture: labels made as their edges come into sight
+        if _in_sight_only(len(self.nodes)):  # a big picture: labels made as their edges come into sight
             self._labels_wanted = visible
             for item in self.edges.values():
                 if item.label is not None:

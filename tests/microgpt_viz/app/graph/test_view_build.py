@@ -179,17 +179,22 @@ def in_sight(view, item):
     return sight.intersects(view.mapFromScene(item.rect).boundingRect())
 
 
+def lm_head_close_up(window, settle, zoom):
+    """The graph view at `zoom`, showing lm_head's entries as single values (data and grad in each box)."""
+    window.go_to_node(int(window.session.trace.param_nodes["lm_head"][40]))
+    settle(window)
+    view = window.graph.view
+    view.resetTransform()
+    view.zoom(zoom)
+    return view
+
+
 def with_data_plus_one(rendered):
     return replace(rendered, nodes=[replace(n, data=n.data + 1.0) if n.kind == "value" else n for n in rendered.nodes])
 
 
 def test_boxes_out_of_sight_take_a_steps_numbers_and_draw_them_when_the_camera_reaches_them(qtbot, window, settle, wait_ms):
-    trace = window.session.trace
-    window.go_to_node(int(trace.param_nodes["lm_head"][40]))  # scalar boxes: they show data and grad
-    settle(window)
-    view = window.graph.view
-    view.resetTransform()
-    view.zoom(2.0)
+    view = lm_head_close_up(window, settle, 2.0)
     rendered = window.session.rendered()
     values = [n for n in rendered.nodes if n.kind == "value" and n.op != "sum"]
     far = next(n for n in values if not in_sight(view, view.nodes[n.id]))
@@ -283,12 +288,7 @@ def test_the_same_picture_under_the_next_steps_node_ids_is_updated_in_place(qtbo
 
 def test_a_big_pictures_boxes_write_their_words_when_they_first_come_into_sight(qtbot, window, settle, monkeypatch, wait_ms):
     monkeypatch.setattr(graph_view, "WORDS_IN_SIGHT_ONLY", 0)  # every picture counts as big
-    trace = window.session.trace
-    window.go_to_node(int(trace.param_nodes["lm_head"][40]))
-    settle(window)
-    view = window.graph.view
-    view.resetTransform()
-    view.zoom(2.0)
+    view = lm_head_close_up(window, settle, 2.0)
     values = [n for n in window.session.rendered().nodes if n.kind == "value" and n.op != "sum"]
     near = [view.nodes[n.id] for n in values if in_sight(view, view.nodes[n.id])]
     far_node = next(n for n in values if not in_sight(view, view.nodes[n.id]))
@@ -312,12 +312,7 @@ def test_a_big_pictures_boxes_write_their_words_when_they_first_come_into_sight(
 
 def test_a_step_reaches_a_box_that_has_no_words_yet_when_it_comes_into_sight(qtbot, window, settle, monkeypatch, wait_ms):
     monkeypatch.setattr(graph_view, "WORDS_IN_SIGHT_ONLY", 0)
-    trace = window.session.trace
-    window.go_to_node(int(trace.param_nodes["lm_head"][40]))
-    settle(window)
-    view = window.graph.view
-    view.resetTransform()
-    view.zoom(2.0)
+    view = lm_head_close_up(window, settle, 2.0)
     rendered = window.session.rendered()
     far_node = next(n for n in rendered.nodes if n.kind == "value" and n.op != "sum" and not in_sight(view, view.nodes[n.id]))
     far = view.nodes[far_node.id]
@@ -333,12 +328,7 @@ def test_a_step_reaches_a_box_that_has_no_words_yet_when_it_comes_into_sight(qtb
 
 def test_a_big_pictures_edges_make_their_labels_when_they_first_come_into_sight(qtbot, window, settle, monkeypatch, wait_ms):
     monkeypatch.setattr(graph_view, "WORDS_IN_SIGHT_ONLY", 0)
-    trace = window.session.trace
-    window.go_to_node(int(trace.param_nodes["lm_head"][40]))  # single values: edges that carry one local gradient
-    settle(window)
-    view = window.graph.view
-    view.resetTransform()
-    view.zoom(1.5)
+    view = lm_head_close_up(window, settle, 1.5)
     assert view.edge_labels_visible
     labelled = [item for item in view.edges.values() if item.local_grad is not None]
     view.centerOn(labelled[len(labelled) // 2].path().pointAtPercent(0.5))
