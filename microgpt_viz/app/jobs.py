@@ -5,7 +5,9 @@ another, so a slow `dot` never freezes the window.
 """
 import itertools
 
-from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
+
+from microgpt_viz.session.background import yield_to_the_window
 
 
 class _Worker(QObject):
@@ -37,7 +39,17 @@ class JobRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.execute)
         self._worker.done.connect(self._finished)
+        # runs in the new thread (direct connection): the thread, and the `dot` it starts, get the cores after the window
+        self._thread.started.connect(yield_to_the_window, Qt.ConnectionType.DirectConnection)
         self._thread.start()
+        # A job is handed to the thread only after the window has painted what the turn that
+        # asked for it changed: started at once, its Python fought the paint for the GIL and a
+        # Step's paint of every dock took twice its own time (a zero timer fires after the paint).
+        self._outbox = []  # (job number, job) not yet handed over
+        self._hand_over = QTimer(self)
+        self._hand_over.setSingleShot(True)
+        self._hand_over.setInterval(0)
+        self._hand_over.timeout.connect(self._send)
 
     @property
     def busy(self):
@@ -49,8 +61,14 @@ class JobRunner(QObject):
         self._pending[number] = (on_done, on_error)
         if not was_busy:
             self.busyChanged.emit(True)
-        self._submit.emit(number, job)
+        self._outbox.append((number, job))
+        self._hand_over.start()
         return number
+
+    def _send(self):
+        outbox, self._outbox = self._outbox, []
+        for number, job in outbox:
+            self._submit.emit(number, job)
 
     def shutdown(self, wait_ms=10000):
         self._thread.quit()

@@ -21,6 +21,7 @@ import threading
 
 import core.trace.index
 import core.trace.record
+from microgpt_viz.session.background import yield_to_the_window
 
 # networkx properties cached on the graph that refer back to it
 _CYCLIC_VIEWS = ("edges", "in_edges", "out_edges", "degree", "in_degree", "out_degree")
@@ -66,6 +67,7 @@ class _Janitor(threading.Thread):
         self.dismantled = 0  # traces taken apart so far (tests read it)
 
     def run(self):
+        yield_to_the_window()
         waiting = []
         while True:
             try:

@@ -68,7 +68,7 @@ def boxes(monkeypatch):
 
 def _settle(qtbot, window):
     def done():
-        rendered = window.session.rendered()
+        rendered = window.session.rendered_if_ready()  # rendering here would take the layout worker's work
         return (not window.training.busy and not window.graphviz.busy and not window.graph.view.building
                 and rendered is not None and set(window.graph.view.nodes) == {n.id for n in rendered.nodes})
     qtbot.waitUntil(done, timeout=WAIT_MS)

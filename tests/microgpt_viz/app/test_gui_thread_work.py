@@ -1,5 +1,7 @@
 """What the window keeps off its GUI thread: a view is rendered (and laid out) in the layout worker,
 from a snapshot, so a million-Value step's tenths of a second of rendering never freeze the window."""
+import os
+import sys
 import threading
 
 import pytest
@@ -7,6 +9,8 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from core.views import view as view_module  # noqa: E402
+from microgpt_viz.session import trace_memory  # noqa: E402
+from microgpt_viz.session.background import BACKGROUND_NICENESS  # noqa: E402
 
 
 def closed_groups(window):
@@ -105,3 +109,17 @@ def test_a_steps_box_colours_are_made_with_its_picture_in_the_layout_worker(qtbo
     fills, _ = real(window.session.rendered(), "data", None)
     assert {vid: item.colours[0].rgb() for vid, item in window.graph.view.nodes.items()} == \
         {vid: fill.rgb() for vid, (fill, _) in fills.items()}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority is Linux's")
+def test_training_layout_and_the_trace_janitor_run_at_a_lower_priority_than_the_window(qtbot, window, settle, wait_ms):
+    settle(window)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+    for name, runner in (("training", window.training._runner), ("layout", window.graphviz)):
+        runner.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                      lambda priority, name=name: seen.__setitem__(name, priority), lambda error: None)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=wait_ms)
+    janitor = trace_memory._janitor()
+    seen["janitor"] = os.getpriority(os.PRIO_PROCESS, janitor.native_id)
+    assert seen == dict.fromkeys(("training", "layout", "janitor"), min(19, own + BACKGROUND_NICENESS))
