@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
             return rendered, layout_view(rendered, RANKDIR), colours
 
         self.graphviz.submit(
-            render_and_lay_out,
+            lambda: trace_memory.made_quietly(render_and_lay_out),
             lambda made: self._layout_ready(generation, snapshot, *made, anchor, fit, centre, colouring),
             self._layout_failed,
         )

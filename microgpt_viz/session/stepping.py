@@ -9,7 +9,6 @@ times faster), which writes its parameters and Adam moments back into the Traine
 step after them is always recorded on the scalar engine, so what the graph shows is
 microgpt's own arithmetic.
 """
-import gc
 import random
 import traceback
 from dataclasses import dataclass, field
@@ -42,22 +41,6 @@ def step_words(step_index, planned):
 REPORT_INTERVAL_S = 0.05  # the fast engine reports its losses at most this often (the GUI redraws per report)
 
 
-def _quiet_gc(work):
-    """Run `work` with the cyclic collector paused.
-
-    A step's Values form no cycles and die by reference counting; with the collector on,
-    the tens of thousands that live through one step get promoted and then trigger full
-    collections that hold the GIL long enough to freeze the window.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return work()
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def record_next(trainer, positions=()):
     """The Trace of the step the trainer takes next, with its search index built.
 
@@ -87,7 +70,7 @@ def built_quietly(make_trace, positions=()):
         overview_positions.dots(trace)  # what the overview will draw, ready before the GUI asks
         return trace_memory.adopt(trace)
 
-    return _quiet_gc(build)
+    return trace_memory.collector_paused(build)
 
 
 def fast_engine_problem(trainer):
@@ -154,7 +137,7 @@ def rewind(trainer, step):
     """
     result = Advance()
     try:
-        _quiet_gc(lambda: rewind_trainer(trainer, step))
+        trace_memory.collector_paused(lambda: rewind_trainer(trainer, step))
     except Exception as e:  # noqa: BLE001 - a RewindError says why in one line; anything else gets its traceback
         _failed(result, e)
         if isinstance(e, ValueError):
@@ -177,7 +160,7 @@ def _scalar_updates(trainer, count, should_stop, on_step, on_losses, result):
             result.error = _finished_text(trainer)
             break
         try:
-            step = _quiet_gc(trainer.step)
+            step = trace_memory.collector_paused(trainer.step)
         except Exception as e:  # noqa: BLE001 - a step that fails changes nothing; the ones before it stand
             _failed(result, e)
             break
@@ -222,4 +205,4 @@ def sample_names(trainer, count=10, temperature=None):
     training does next.
     """
     rng = random.Random(trainer.config.seed * 1_000_003 + trainer.step_index)
-    return _quiet_gc(lambda: trainer.sample(count, temperature, rng=rng))
+    return trace_memory.collector_paused(lambda: trainer.sample(count, temperature, rng=rng))

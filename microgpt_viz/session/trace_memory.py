@@ -33,6 +33,35 @@ def adopt(trace):
     return trace
 
 
+def collector_paused(work):
+    """work() with the cyclic collector paused (for every thread: it is the process's).
+
+    A step's Values form no cycles and die by reference counting; with the collector on,
+    the tens of thousands that live through one step get promoted and then trigger full
+    collections that hold the GIL long enough to freeze the window.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return work()
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def made_quietly(work):
+    """work() with the collector paused, then settle(): what it made (a view rendered and laid
+    out in the layout worker: a few hundred thousand containers for a big picture) is never
+    walked by a full collection, which the next allocation in any thread, the window's
+    included, would otherwise start (15-45 ms holding the GIL, several times a minute)."""
+    def work_then_settle():
+        made = work()
+        settle()
+        return made
+
+    return collector_paused(work_then_settle)
+
+
 core.trace.record.leave_the_collector_to_me()  # settle() freezes everything after each step anyway
 
 

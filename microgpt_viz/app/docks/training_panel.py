@@ -59,6 +59,9 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        # two lines whatever it says: the one-line "training 1 step" and the two-line position after
+        # it changed the panel's layout twice a Step, and each time the loss plot was resized and redrawn
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing())
         self.loss_plot = LossPlot()
         self.samples = QListWidget()
         self.samples.setToolTip("Names the model generates at the current parameters")

@@ -123,3 +123,17 @@ def test_training_layout_and_the_trace_janitor_run_at_a_lower_priority_than_the_
     janitor = trace_memory._janitor()
     seen["janitor"] = os.getpriority(os.PRIO_PROCESS, janitor.native_id)
     assert seen == dict.fromkeys(("training", "layout", "janitor"), min(19, own + BACKGROUND_NICENESS))
+
+
+def test_the_layout_worker_renders_with_the_collector_paused(qtbot, window, settle, render_threads, monkeypatch):
+    """A render makes a few hundred thousand containers: the next allocation anywhere, the window's
+    included, would start a full collection walking them all."""
+    import gc
+
+    settle(window)
+    collecting = []
+    real = view_module.render_view
+    monkeypatch.setattr(view_module, "render_view", lambda view: (collecting.append(gc.isenabled()), real(view))[1])
+    window.toggle_group(closed_groups(window)[0])
+    settle(window)
+    assert collecting and not any(collecting) and gc.isenabled()

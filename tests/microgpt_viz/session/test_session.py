@@ -307,3 +307,35 @@ def test_recording_in_the_app_never_walks_the_frozen_objects(trainer, monkeypatc
     monkeypatch.setattr(gc, "get_freeze_count", walked)
     trace = stepping.record_next(trainer)
     assert trace is not None and trace.num_nodes > 0
+
+
+def test_work_made_quietly_runs_with_the_collector_paused_and_leaves_what_it_made_frozen():
+    import gc
+
+    from microgpt_viz.session import trace_memory
+
+    seen = {}
+
+    def render_like():
+        seen["collecting"] = gc.isenabled()
+        return [[k] for k in range(5000)]  # containers a full collection would walk (lists are always tracked)
+
+    assert gc.isenabled()
+    frozen_before = gc.get_freeze_count()
+    made = trace_memory.made_quietly(render_like)
+    assert seen["collecting"] is False and gc.isenabled()  # paused for the work, on again after
+    assert gc.get_freeze_count() >= frozen_before + len(made)  # never walked by a full collection
+    gc.unfreeze()  # the test process's own objects go back to the collector
+
+
+def test_a_failing_work_still_turns_the_collector_back_on():
+    import gc
+
+    from microgpt_viz.session import trace_memory
+
+    def fails():
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        trace_memory.made_quietly(fails)
+    assert gc.isenabled()

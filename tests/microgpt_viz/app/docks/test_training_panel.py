@@ -101,3 +101,28 @@ def test_the_step_axis_moves_in_nice_jumps_so_most_steps_leave_the_axes_as_drawn
     assert len(set(ranges)) <= 16  # 300 Steps, the axis redrawn at most 16 times
     low, high = ranges[-1]
     assert low < 0 < 299 < high  # every step on the axis
+
+
+def test_a_step_leaves_the_panels_layout_and_the_loss_plots_size_alone(qtbot, window, settle):
+    """The status says "training 1 step" (one line), then where training stands (two): each change
+    of its height re-laid the panel out and resized, and so redrew, the whole loss plot."""
+    from PyQt6.QtCore import QEvent, QObject
+
+    class Resizes(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Resize:
+                Resizes.count += 1
+            return False
+
+    settle(window)
+    panel = window.training_panel
+    watcher = Resizes()
+    panel.loss_plot.installEventFilter(watcher)
+    size = panel.loss_plot.size()
+    for _ in range(2):
+        window.step()
+        settle(window)
+    assert len(window.session.losses) == 2 and panel.status.text().count("\n") == 1
+    assert Resizes.count == 0 and panel.loss_plot.size() == size
