@@ -271,6 +271,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setZValue(5)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.head = _arrow_head(points[-1], tip) if tip is not None and points else None
+        self.middle = path.pointAtPercent(0.5) if points else QPointF()  # where its label goes, or near it
 
     def shape(self):
         """The line one point wide, as hovering hits it (asked only by hit tests, never by a paint)."""
@@ -353,18 +354,22 @@ class EdgeLayer(QGraphicsPathItem):
         self._heads.setPen(NO_PEN)
         self._heads.setBrush(EDGE_BRUSH)
         self._heads.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._lines = QPainterPath()  # gathered by add(), drawn from draw_added()
+        self._head_shapes = QPainterPath()
+        self._head_shapes.setFillRule(Qt.FillRule.WindingFill)  # heads meeting at one box overlap: no holes where they do
 
-    def set_edges(self, edges):
-        """Draw these EdgeItems' lines and heads (they paint nothing themselves)."""
-        lines, heads = QPainterPath(), QPainterPath()
-        heads.setFillRule(Qt.FillRule.WindingFill)  # heads meeting at one box overlap: no holes where they do
-        for item in edges:
-            lines.addPath(item.path())
-            if item.head is not None:
-                heads.addPolygon(item.head)
-                heads.closeSubpath()
-        self.setPath(lines)
-        self._heads.setPath(heads)
+    def add(self, item):
+        """Take an EdgeItem's line and head (it paints nothing itself); drawn from draw_added() on.
+        A picture's edges are added as they are made, a slice per turn: gathering a few thousand
+        at once was a third of the turn that shows the picture."""
+        self._lines.addPath(item.path())
+        if item.head is not None:
+            self._head_shapes.addPolygon(item.head)
+            self._head_shapes.closeSubpath()
+
+    def draw_added(self):
+        self.setPath(self._lines)
+        self._heads.setPath(self._head_shapes)
 
 
 LABEL_SPOTS = (0.5, 0.35, 0.65, 0.2, 0.8)  # where along an edge its label may go, by preference
@@ -375,12 +380,18 @@ class TextObstacles:
 
     CELL = 120.0  # points
 
-    def __init__(self, nodes, clusters):
+    def __init__(self, nodes=(), clusters=()):
         self._cells = {}
         for item in nodes:
-            self._add(item.rect)
+            self.add_box(item)
         for item in clusters:
-            self._add(item.title.sceneBoundingRect())
+            self.add_title(item)
+
+    def add_box(self, node_item):
+        self._add(node_item.rect)
+
+    def add_title(self, cluster_item):
+        self._add(cluster_item.title.sceneBoundingRect())
 
     def _keys(self, rect):
         c = self.CELL

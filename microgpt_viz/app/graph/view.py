@@ -76,6 +76,10 @@ class _Build:
         self.known = self.ids | {c.id for c in rendered.clusters}  # what a click on the old picture may still name
         self.scene = _scene(view)  # the view owns it: deleted when the view is done with it, not when Python lets go
         self.nodes, self.clusters, self.edges = {}, {}, {}
+        self.words_waiting = SightIndex()  # boxes made without their words (a big picture's), by where they are
+        # where the text is that labels should not hide, gathered as items are made (at once: a third of
+        # the turn that showed a big picture and placed its first labels)
+        self.obstacles = TextObstacles()
         self.edge_layer = EdgeLayer()  # first in the scene: the edges' labels stack above their lines
         self.scene.addItem(self.edge_layer)
         self.stale = False  # newer numbers or colours came while items were being made
@@ -97,6 +101,7 @@ class _Build:
                 item.set_text_visible(self.text_visible)
                 scene.addItem(item)
                 self.clusters[c.id] = item
+                self.obstacles.add_title(item)
                 yield
         for n in rendered.nodes:
             item = NodeItem(n, layout.nodes[n.id], dressed=not self.in_sight_only)
@@ -105,6 +110,9 @@ class _Build:
             item.set_text_visible(self.text_visible)
             scene.addItem(item)
             self.nodes[n.id] = item
+            self.obstacles.add_box(item)
+            if not item.dressed:
+                self.words_waiting.add(n.id, item)
             yield
         edges = {(e.source, e.target): e for e in rendered.edges}
         for source, target, points, tip in layout.edges:
@@ -112,14 +120,14 @@ class _Build:
             item = EdgeItem(source, target, points, tip, e.count if e else 1, e.local_grad if e else None)
             scene.addItem(item)
             self.edges[(source, target)] = item
+            self.edge_layer.add(item)
             yield
-        self.edge_layer.set_edges(self.edges.values())
+        self.edge_layer.draw_added()
         margin = 40
         scene.setSceneRect(QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin))
         if self.edge_labels_visible and not self.in_sight_only:  # zoomed in: placing every label when shown held the loop 100-200 ms
-            obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
             for item in self.edges.values():
-                item.set_label_visible(True, obstacles.hidden_area)
+                item.set_label_visible(True, self.obstacles.hidden_area)
                 yield
         while self.stale:  # newer numbers or colours came meanwhile: every item catches up before it is shown
             self.stale = False
@@ -168,7 +176,7 @@ class GraphView(QGraphicsView):
         self._numbers_waiting = SightIndex()  # visible id -> NodeItem
         self._words_waiting = SightIndex()  # visible id -> NodeItem
         self._labels_wanted = False  # a big picture zoomed in: edges make their labels as they come into sight
-        self._obstacles = None  # TextObstacles of the picture shown, made when its first label is placed
+        self._obstacles = None  # TextObstacles of the picture shown (its build's; see _text_obstacles)
         self._sight = None  # the scene rect within SIGHT_MARGIN_PX of the window, until the camera moves
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
@@ -349,11 +357,18 @@ class GraphView(QGraphicsView):
         # the label goes at the middle of its line, or near it: a line passing through the sight on
         # its way to a box in it (a fan of a thousand parameters into one sum) is not enough
         edges = [item for item in seen if isinstance(item, EdgeItem) and item.label is None
-                 and item.local_grad is not None and sight.contains(item.path().pointAtPercent(0.5))]
-        if edges and self._obstacles is None:
-            self._obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+                 and item.local_grad is not None and sight.contains(item.middle)]
+        if not edges:
+            return
+        obstacles = self._text_obstacles()
         for item in edges:
-            item.set_label_visible(True, self._obstacles.hidden_area)
+            item.set_label_visible(True, obstacles.hidden_area)
+
+    def _text_obstacles(self):
+        """Where the text of the picture shown is (its build gathered it as it made the items)."""
+        if self._obstacles is None:
+            self._obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+        return self._obstacles
 
     def scrollContentsBy(self, dx, dy):
         super().scrollContentsBy(dx, dy)
@@ -371,11 +386,8 @@ class GraphView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         old = self.scene()
         # the new items are made with their numbers drawn, but in a big picture without words or labels
-        self._numbers_waiting, self._words_waiting, self._labels_wanted = SightIndex(), SightIndex(), False
-        for vid, item in build.nodes.items():
-            if not item.dressed:
-                self._words_waiting.add(vid, item)
-        self._obstacles, self._sight = None, None
+        self._numbers_waiting, self._words_waiting, self._labels_wanted = SightIndex(), build.words_waiting, False
+        self._obstacles, self._sight = build.obstacles, None
         self.setScene(build.scene)
         self._discard(old, self.nodes, self.clusters, self.edges, self.edge_layer)
         self.centerOn(centre)  # the camera stays where it was, as when the items were replaced in one scene
@@ -479,7 +491,7 @@ class GraphView(QGraphicsView):
             return
         obstacles = None
         if visible and any(item.label is None for item in self.edges.values()):
-            obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
+            obstacles = self._text_obstacles()
         for item in self.edges.values():
             item.set_label_visible(visible, obstacles.hidden_area if obstacles else None)
 

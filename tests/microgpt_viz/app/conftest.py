@@ -1,7 +1,8 @@
 """The real main window for the app tests, driven offscreen with pytest-qt.
 
 Fixtures: `docs` (the small training set), `wait_ms` (how long any wait may take before the
-test fails), `boxes` (message boxes recorded instead of shown), `make_window` (a factory:
+test fails), `boxes` (message boxes recorded instead of shown), `events` (counts a type of Qt
+event some widgets receive), `make_window` (a factory:
 a window that has recorded and laid out its first step), `window` (one such window) and
 `settle` (wait until training and layout are idle and the graph shows the current view).
 
@@ -12,7 +13,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PyQt6.QtCore import QEvent, QSettings  # noqa: E402
+from PyQt6.QtCore import QEvent, QObject, QSettings  # noqa: E402
 from PyQt6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 DOCS = ("emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail")
@@ -44,6 +45,32 @@ def shown(qtbot):
         qtbot.waitExposed(widget)
         return widget
     return show
+
+
+class EventCount(QObject):
+    """How many events of one type the widgets it watches have received (count, settable)."""
+
+    def __init__(self, event_type, widgets):
+        super().__init__()
+        self.event_type, self.count = event_type, 0
+        for widget in widgets:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event):
+        if event.type() == self.event_type:
+            self.count += 1
+        return False
+
+
+@pytest.fixture
+def events():
+    """events(QEvent.Type.X, *widgets) -> EventCount: counts the events of that type they receive."""
+    counters = []
+
+    def count(event_type, *widgets):
+        counters.append(EventCount(event_type, widgets))
+        return counters[-1]
+    return count
 
 
 @pytest.fixture

@@ -30,19 +30,11 @@ def test_the_loss_curve_puts_step_0_at_x_0(qtbot):
     assert plot.getPlotItem().getAxis("bottom").labelText == "step"
 
 
-def test_progress_paints_with_the_next_paint_never_at_once_with_every_waiting_widget(qtbot):
-    from PyQt6.QtCore import QEvent, QObject
+def test_progress_paints_with_the_next_paint_never_at_once_with_every_waiting_widget(qtbot, events):
+    from PyQt6.QtCore import QEvent
     from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
     from microgpt_viz.app.docks.training_panel import TrainingPanel
-
-    class Paints(QObject):
-        count = 0
-
-        def eventFilter(self, watched, event):
-            if event.type() == QEvent.Type.Paint:
-                self.count += 1
-            return False
 
     window = QWidget()
     qtbot.addWidget(window)
@@ -52,9 +44,7 @@ def test_progress_paints_with_the_next_paint_never_at_once_with_every_waiting_wi
     layout.addWidget(waiting)
     window.show()
     qtbot.waitExposed(window)
-    paints = Paints()
-    for widget in (waiting, panel.progress):
-        widget.installEventFilter(paints)
+    paints = events(QEvent.Type.Paint, waiting, panel.progress)
     for change in (lambda: panel.set_progress("step 3: loss 2.5", 3, 20), lambda: panel.set_busy(False),
                    lambda: panel.set_progress("sampling names", 0, 0)):
         waiting.update()  # a widget that waits for the window's next paint
@@ -103,26 +93,17 @@ def test_the_step_axis_moves_in_nice_jumps_so_most_steps_leave_the_axes_as_drawn
     assert low < 0 < 299 < high  # every step on the axis
 
 
-def test_a_step_leaves_the_panels_layout_and_the_loss_plots_size_alone(qtbot, window, settle):
+def test_a_step_leaves_the_panels_layout_and_the_loss_plots_size_alone(window, settle, events):
     """The status says "training 1 step" (one line), then where training stands (two): each change
     of its height re-laid the panel out and resized, and so redrew, the whole loss plot."""
-    from PyQt6.QtCore import QEvent, QObject
-
-    class Resizes(QObject):
-        count = 0
-
-        def eventFilter(self, watched, event):
-            if event.type() == QEvent.Type.Resize:
-                Resizes.count += 1
-            return False
+    from PyQt6.QtCore import QEvent
 
     settle(window)
     panel = window.training_panel
-    watcher = Resizes()
-    panel.loss_plot.installEventFilter(watcher)
+    resizes = events(QEvent.Type.Resize, panel.loss_plot)
     size = panel.loss_plot.size()
     for _ in range(2):
         window.step()
         settle(window)
     assert len(window.session.losses) == 2 and panel.status.text().count("\n") == 1
-    assert Resizes.count == 0 and panel.loss_plot.size() == size
+    assert resizes.count == 0 and panel.loss_plot.size() == size
