@@ -7,7 +7,9 @@ would otherwise stop every thread at once, since both run in C while holding the
 - a full cyclic garbage collection walks all of them (0.3 s and more). `adopt(trace)`,
   called right after recording, moves everything alive into the collector's permanent
   generation (gc.freeze, O(1)), where it is never walked again; `settle()` does the same
-  for a new picture's items;
+  for a new picture's items; work that makes many containers in a worker (recording, a
+  view's render and layout) runs with the collector paused (`collector_paused`,
+  `made_quietly`), so no collection starts midway in whichever thread allocates next;
 - freeing a dropped trace in one cascade (60-150 ms). `release(trace)` breaks the only
   reference cycles it holds (networkx caches views such as G.edges that point back at the
   graph; core's index cache keeps the trace alive) and hands it to a janitor thread that
