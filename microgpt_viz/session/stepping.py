@@ -54,12 +54,12 @@ def record_next(trainer, positions=()):
 
 
 def built_quietly(make_trace, positions=()):
-    """make_trace() -> Trace, indexed, laid out for the overview and handed to trace_memory,
-    with the cyclic collector paused throughout.
+    """make_trace() -> Trace, indexed and laid out for the overview, made quietly
+    (trace_memory.made_quietly: the cyclic collector paused throughout, then everything frozen).
 
-    The collector's first pass after building walks every container made since its last
+    The collector's first pass after building would walk every container made since its last
     pass (600,000 for a step: ~0.1 s holding the GIL, a frozen window); by the time it runs
-    again, trace_memory.adopt has moved them all where it never looks.
+    again, they are all where it never looks.
     The loss cones of `positions` (the token the window shows) are found here too: ~70 ms each
     on a million-Value step, which the GUI thread would otherwise spend taking the step in.
     """
@@ -68,9 +68,9 @@ def built_quietly(make_trace, positions=()):
         index_of(trace)
         views.prepare(trace, positions)
         overview_positions.dots(trace)  # what the overview will draw, ready before the GUI asks
-        return trace_memory.adopt(trace)
+        return trace
 
-    return trace_memory.collector_paused(build)
+    return trace_memory.made_quietly(build)
 
 
 def fast_engine_problem(trainer):

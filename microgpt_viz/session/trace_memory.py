@@ -4,12 +4,12 @@ A recorded step is a few arrays, but once something has asked for its networkx g
 (trace.graph, built on first use) it is also ~600k small Python containers. Two things
 would otherwise stop every thread at once, since both run in C while holding the GIL:
 
-- a full cyclic garbage collection walks all of them (0.3 s and more). `adopt(trace)`,
-  called right after recording, moves everything alive into the collector's permanent
-  generation (gc.freeze, O(1)), where it is never walked again; `settle()` does the same
-  for a new picture's items; work that makes many containers in a worker (recording, a
-  view's render and layout) runs with the collector paused (`collector_paused`,
-  `made_quietly`), so no collection starts midway in whichever thread allocates next;
+- a full cyclic garbage collection walks all of them (0.3 s and more). Work that makes many
+  containers in a worker (recording a step, a view's render and layout) runs with the
+  collector paused, so no collection starts midway in whichever thread allocates next, and
+  then moves everything alive into the collector's permanent generation (gc.freeze, O(1)),
+  where it is never walked again (`made_quietly`); `settle()` does the same for a new
+  picture's items;
 - freeing a dropped trace in one cascade (60-150 ms). `release(trace)` breaks the only
   reference cycles it holds (networkx caches views such as G.edges that point back at the
   graph; core's index cache keeps the trace alive) and hands it to a janitor thread that
@@ -28,11 +28,6 @@ from microgpt_viz.session.background import yield_to_the_window
 # networkx properties cached on the graph that refer back to it
 _CYCLIC_VIEWS = ("edges", "in_edges", "out_edges", "degree", "in_degree", "out_degree")
 _POLL_S = 0.5
-
-
-def adopt(trace):
-    settle()
-    return trace
 
 
 def collector_paused(work):

@@ -1,7 +1,7 @@
 """What every microgpt_viz test shares: memory handed back between tests.
 
 The app moves everything alive into the collector's permanent generation after each step it
-records (microgpt_viz/session/trace_memory.adopt calls gc.freeze), so that a full collection
+records (microgpt_viz/session/trace_memory.made_quietly calls gc.freeze), so that a full collection
 never walks a Trace's 600,000 containers. In one app process that is the point; in a test
 process it means every window, trace and widget alive at a freeze, and every reference cycle
 among them, outlives its test forever (a run reached 7 GB). So between tests, once pytest has

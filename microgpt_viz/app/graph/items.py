@@ -380,12 +380,8 @@ class TextObstacles:
 
     CELL = 120.0  # points
 
-    def __init__(self, nodes=(), clusters=()):
-        self._cells = {}
-        for item in nodes:
-            self.add_box(item)
-        for item in clusters:
-            self.add_title(item)
+    def __init__(self):
+        self._cells = {}  # (column, row) -> text rectangles meeting that cell
 
     def add_box(self, node_item):
         self._add(node_item.rect)

@@ -176,7 +176,7 @@ class GraphView(QGraphicsView):
         self._numbers_waiting = SightIndex()  # visible id -> NodeItem
         self._words_waiting = SightIndex()  # visible id -> NodeItem
         self._labels_wanted = False  # a big picture zoomed in: edges make their labels as they come into sight
-        self._obstacles = None  # TextObstacles of the picture shown (its build's; see _text_obstacles)
+        self._obstacles = None  # TextObstacles of the picture shown: its build's, gathered as it made the items
         self._sight = None  # the scene rect within SIGHT_MARGIN_PX of the window, until the camera moves
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
@@ -358,17 +358,8 @@ class GraphView(QGraphicsView):
         # its way to a box in it (a fan of a thousand parameters into one sum) is not enough
         edges = [item for item in seen if isinstance(item, EdgeItem) and item.label is None
                  and item.local_grad is not None and sight.contains(item.middle)]
-        if not edges:
-            return
-        obstacles = self._text_obstacles()
         for item in edges:
-            item.set_label_visible(True, obstacles.hidden_area)
-
-    def _text_obstacles(self):
-        """Where the text of the picture shown is (its build gathered it as it made the items)."""
-        if self._obstacles is None:
-            self._obstacles = TextObstacles(self.nodes.values(), self.clusters.values())
-        return self._obstacles
+            item.set_label_visible(True, self._obstacles.hidden_area)
 
     def scrollContentsBy(self, dx, dy):
         super().scrollContentsBy(dx, dy)
@@ -489,11 +480,8 @@ class GraphView(QGraphicsView):
             if visible:
                 self._make_labels_in_sight()
             return
-        obstacles = None
-        if visible and any(item.label is None for item in self.edges.values()):
-            obstacles = self._text_obstacles()
         for item in self.edges.values():
-            item.set_label_visible(visible, obstacles.hidden_area if obstacles else None)
+            item.set_label_visible(visible, self._obstacles.hidden_area if visible else None)
 
     @property
     def text_visible(self):

@@ -125,7 +125,7 @@ def test_training_layout_and_the_trace_janitor_run_at_a_lower_priority_than_the_
     assert seen == dict.fromkeys(("training", "layout", "janitor"), min(19, own + BACKGROUND_NICENESS))
 
 
-def test_the_layout_worker_renders_with_the_collector_paused(qtbot, window, settle, render_threads, monkeypatch):
+def test_the_layout_worker_renders_with_the_collector_paused(window, settle, monkeypatch):
     """A render makes a few hundred thousand containers: the next allocation anywhere, the window's
     included, would start a full collection walking them all."""
     import gc
